@@ -1,0 +1,298 @@
+"""PDF loader: pypdf reads the text layer, pdfminer.six is the second opinion for pages pypdf garbles.
+
+Trade-offs:
+- pypdf is fast and keeps a table row on one line, so it reads every page first. Its text gets a cheap garble
+  score (U+FFFD, private-use/unassigned/control code points, stray combining marks, "(cid:NN)", letters from
+  scripts foreign to the page). Only a page that scores badly or comes back empty is read again with pdfminer,
+  whose layout analysis also handles vertical CJK; pdfminer is several times slower, so it does not run on every
+  page. Its text replaces pypdf's only when it scores clearly better.
+- If pypdf cannot parse the file structure at all (e.g. no startxref), pdfminer reads the whole file.
+- One section per page: the page is what a citation names, and the chunker splits further.
+- No OCR: a page without a text layer is reported and skipped.
+- Pages stream one at a time from open file handles; a 600-page file is never held as one string.
+- Whitespace is normalised lightly: space runs collapse, spaces go from letter-spaced CJK lines, a CJK line
+  that wraps into the next one (a full-width line) is joined, "hyphen-\\nated" words and "l e t t e r - s p a c e d"
+  words (a pypdf quirk with some monospace fonts) are joined.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ingest.loaders import LoaderWarning
+from ingest.types import Section
+from rag.errors import LoaderError, PasswordRequired
+
+GARBLED = 0.05  # share of suspicious characters above which pypdf's page text is re-read with pdfminer
+UNREADABLE = 0.3  # above this the kept text is probably useless, and the user should know
+
+_PASSWORD_HELP = (
+    "is password-protected; decrypt it first (e.g. `qpdf --decrypt --password=PASSWORD in.pdf out.pdf`) "
+    "and ingest the decrypted copy"
+)
+
+
+def load_pdf(path: Path) -> Iterator[Section]:
+    """One section per page with text, `page` 1-based; warns about pages without a text layer."""
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise LoaderError(f"cannot read PDF: {exc}") from exc
+    miner = _Miner(path)
+    try:
+        reader, failure = _open_pypdf(fh, path)
+        if reader is None:
+            pages = _pdfminer_pages(miner, path, failure)
+        else:
+            pages = ((n, _page_text(page, n, miner)) for n, page in enumerate(reader.pages, 1))
+        empty: list[int] | None = []  # pages without text, held back until some page has text; then None
+        for n, text in pages:
+            if text is None:  # the page failed and was reported already
+                continue
+            if text and empty is not None:
+                for m in empty:
+                    _warn_no_text(m)
+                empty = None
+            if text:
+                yield Section(text=text, page=n)
+            elif empty is None:
+                _warn_no_text(n)
+            else:
+                empty.append(n)
+        if empty:  # one summary instead of a warning per page of a scan
+            warnings.warn(LoaderWarning(
+                f"no text layer on any of the {len(empty)} pages (scanned?); OCR is not supported yet, "
+                "so this file adds nothing to the knowledge base"
+            ), stacklevel=2)
+    finally:
+        fh.close()
+        miner.close()
+
+
+def _warn_no_text(n: int) -> None:
+    warnings.warn(LoaderWarning(f"page {n}: no text layer (scanned?); OCR is not supported yet"), stacklevel=3)
+
+
+def _open_pypdf(fh: Any, path: Path) -> tuple[Any, Exception | None]:
+    """A decrypted `PdfReader`, or None and the reason when pypdf cannot parse the structure."""
+    from pypdf import PdfReader
+    from pypdf.errors import EmptyFileError
+
+    try:
+        reader = PdfReader(fh)
+    except EmptyFileError as exc:
+        raise LoaderError("cannot read PDF: the file is empty (0 bytes); replace it with a complete copy") from exc
+    except Exception as exc:  # noqa: BLE001 - any parse failure gets a second chance with pdfminer
+        return None, exc
+    if reader.is_encrypted:
+        try:
+            decrypted = reader.decrypt("")  # an empty user password is common: "protected" against editing only
+        except Exception as exc:  # noqa: BLE001 - e.g. AES without the 'cryptography' package; pypdf says so
+            raise LoaderError(f"cannot read PDF: decryption failed: {exc}") from exc
+        if not decrypted:
+            raise PasswordRequired(f"{path.name} {_PASSWORD_HELP}")
+    try:
+        len(reader.pages)  # a broken page tree shows up here, not in the constructor
+    except Exception as exc:  # noqa: BLE001
+        return None, exc
+    return reader, None
+
+
+def _page_text(page: Any, n: int, miner: _Miner) -> str | None:
+    """Best normalised text of a page: pypdf's, or pdfminer's when pypdf's is empty or garbled; None if both fail."""
+    try:
+        text = normalise(page.extract_text())
+    except Exception as exc:  # noqa: BLE001 - includes RecursionError from circular form XObjects
+        warnings.warn(LoaderWarning(f"page {n}: pypdf failed ({exc}); trying pdfminer"), stacklevel=2)
+        text = None
+    score = garble_score(text or "")
+    if text and score <= GARBLED:
+        return text
+    try:
+        alt = normalise(miner.page_text(n) or "")
+    except Exception as exc:  # noqa: BLE001 - one bad page must not stop the file
+        if text is None:
+            warnings.warn(LoaderWarning(f"page {n}: cannot extract text ({exc}); page skipped"), stacklevel=2)
+            return None
+        alt = ""
+    if alt and (not text or garble_score(alt) < score / 2):
+        text, score = alt, garble_score(alt)
+    if text and score > UNREADABLE:
+        warnings.warn(
+            LoaderWarning(f"page {n}: extracted text looks garbled (font without a Unicode map?); kept as is"),
+            stacklevel=2,
+        )
+    return text or ""
+
+
+def _pdfminer_pages(miner: _Miner, path: Path, failure: Exception | None) -> Iterator[tuple[int, str | None]]:
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+
+    try:
+        miner.open()
+    except PDFPasswordIncorrect as exc:
+        raise PasswordRequired(f"{path.name} {_PASSWORD_HELP}") from exc
+    except Exception as exc:  # noqa: BLE001 - both libraries gave up: pypdf's reason is usually the clearer one
+        raise LoaderError(f"cannot read PDF: {failure}; the file may be damaged") from exc
+    warnings.warn(LoaderWarning(f"pypdf cannot parse the file ({failure}); read with pdfminer instead"), stacklevel=3)
+    n = 0
+    while True:
+        n += 1
+        try:
+            raw = miner.page_text(n)
+        except Exception as exc:  # noqa: BLE001 - one bad page must not stop the file
+            warnings.warn(LoaderWarning(f"page {n}: cannot extract text ({exc}); page skipped"), stacklevel=3)
+            continue
+        if raw is None:
+            break
+        yield n, normalise(raw)
+    if n == 1:
+        raise LoaderError(f"cannot read PDF: {failure}; no pages found, the file may be damaged")
+
+
+class _Miner:
+    """pdfminer.six pages in document order, opened on first use; pages are asked for in order, so it streams."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fh: Any = None
+        self._pages: Iterator[Any] | None = None
+        self._next = 1  # number of the page the iterator yields next
+        self._broken = False  # pdfminer cannot open the file: do not retry for every page
+
+    def open(self) -> None:
+        from pdfminer.converter import PDFPageAggregator
+        from pdfminer.layout import LAParams
+        from pdfminer.pdfdocument import PDFDocument
+        from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+        from pdfminer.pdfpage import PDFPage
+        from pdfminer.pdfparser import PDFParser
+
+        self.close()
+        self._broken = True
+        self._fh = open(self._path, "rb")  # its own handle: pdfminer's parser assumes nobody else moves it
+        doc = PDFDocument(PDFParser(self._fh), password="")
+        resources = PDFResourceManager(caching=True)
+        # detect_vertical: vertical Japanese/Chinese comes out one character per line without it.
+        # all_texts: text inside form XObjects (figures) gets layout analysis too instead of raw characters.
+        self._device = PDFPageAggregator(resources, laparams=LAParams(detect_vertical=True, all_texts=True))
+        self._interpreter = PDFPageInterpreter(resources, self._device)
+        self._pages, self._next, self._broken = PDFPage.create_pages(doc), 1, False
+
+    def page_text(self, n: int) -> str | None:
+        """Text of page `n` (1-based); None past the last page or when pdfminer cannot open the file."""
+        if self._pages is None or n < self._next:
+            if self._broken:
+                return None
+            self.open()
+        assert self._pages is not None
+        for page in self._pages:
+            current, self._next = self._next, self._next + 1
+            if current == n:
+                return self._render(page)
+        return None
+
+    def _render(self, page: Any) -> str:
+        from pdfminer.layout import LTContainer, LTTextContainer
+
+        self._interpreter.process_page(page)
+        boxes: list[str] = []
+
+        def walk(node: Any) -> None:
+            for child in node:
+                if isinstance(child, LTTextContainer):
+                    boxes.append(child.get_text())
+                elif isinstance(child, LTContainer):
+                    walk(child)
+
+        walk(self._device.get_result())
+        return "\n\n".join(boxes)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+# --- text quality and normalisation -------------------------------------------------------------------------
+
+_CID = re.compile(r"\(cid:\d+\)")
+# "\\ d o c u m e n t": pypdf spaces out the letters of some monospace fonts; 4+ lone letters in a row are never prose.
+_SPACED = re.compile(r"(?<!\S)(?:[A-Za-z\\] ){3,}[A-Za-z](?!\S)")
+# CJK radicals, punctuation, kana, bopomofo, ideographs, compatibility ideographs, full-width forms (not Hangul:
+# Korean puts spaces between words).
+_CJK = "\u2e80-\u2fdf\u3000-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_SENTENCE_END = set("。！？；：…")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_CJK_GAP = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+_CJK_PAIR = re.compile(f"(?<=[{_CJK}])(?=[{_CJK}])")
+_HYPHEN_BREAK = re.compile(r"(?<=[a-z])-\n(?=[a-z])")
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+_CJK_SCRIPTS = {"CJK", "HIRAGANA", "KATAKANA", "HALFWIDTH", "FULLWIDTH", "IDEOGRAPHIC", "KANGXI"}
+
+
+def garble_score(text: str) -> float:
+    """Share of non-space characters that look like a broken font mapping; 0.0 is clean, 1.0 hopeless."""
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return 0.0
+    bad = sum(len(m) for m in _CID.findall(text))
+    scripts: Counter[str] = Counter()
+    for c in chars:
+        cat = unicodedata.category(c)
+        if c == "\ufffd" or cat in ("Co", "Cn", "Cs", "Cc", "Mn"):
+            bad += 1
+        elif cat[0] == "L":
+            script = unicodedata.name(c, "UNKNOWN").split(" ", 1)[0]
+            scripts["CJK" if script in _CJK_SCRIPTS else script] += 1
+    # Real text uses one or two scripts (Chinese plus Latin, say); mojibake sprays letters over a dozen.
+    bad += sum(count for _, count in scripts.most_common()[2:])
+    return min(1.0, bad / len(chars))
+
+
+def normalise(text: str) -> str:
+    text = text.translate(_LIGATURES).replace("\r\n", "\n").replace("\r", "\n").replace("\x0c", "\n")
+    text = re.sub(r"[^\S\n]+", " ", text)
+    text = "\n".join(_close_cjk_gaps(line.strip()) for line in text.split("\n"))
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    text = _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+    text = _HYPHEN_BREAK.sub("", text)
+    return _join_wrapped_cjk(text).strip()
+
+
+def _width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def _join_wrapped_cjk(text: str) -> str:
+    """Join CJK lines that wrap mid-sentence: a full-width line not ending a sentence. Others keep their break."""
+    lines = text.split("\n")
+    if len(lines) < 2:
+        return text
+    widths = [_width(line) for line in lines]
+    full = max(widths) * 0.75
+    out = [lines[0]]
+    for i in range(1, len(lines)):
+        prev, line = lines[i - 1], lines[i]
+        # The width test uses the original previous line, so that joined lines do not snowball into one.
+        wrapped = prev and prev[-1] not in _SENTENCE_END and _CJK_CHAR.match(prev[-1]) and widths[i - 1] >= full
+        if wrapped and line and _CJK_CHAR.match(line[0]):
+            out[-1] += line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _close_cjk_gaps(line: str) -> str:
+    """Drop the spaces of a letter-spaced CJK line ("摘 要"). A line with only a few spaces between CJK characters
+    keeps them: there they usually separate table cells or words."""
+    gaps = len(_CJK_GAP.findall(line))
+    if gaps and gaps >= len(_CJK_PAIR.findall(line)):
+        return _CJK_GAP.sub("", line)
+    return line

@@ -1,0 +1,117 @@
+"""Parse and chunk files in worker processes, handing results back as each file finishes.
+
+Workers are `pebble` processes (spawned, not forked, because the parent may already hold torch's thread pool).
+A file that runs past the timeout has its worker killed and replaced; a file that crashes its worker (a
+segfault in a C extension, the OOM killer) comes back as a failure naming the file. Neither stops the run.
+
+The worker count is bounded by cores and by memory: a worker holding a large PDF or workbook can take a few
+hundred MB, so we allow one worker per GB of available memory at most.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ingest.chunking import TokenCounter, chunk_sections, estimate_tokens
+from ingest.loaders import LoaderWarning, kind_of, load
+from ingest.types import LoadResult
+from rag.errors import LoaderError
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """What a worker needs to chunk like the embedder counts: sizes and the tokenizer file, if any."""
+
+    size: int
+    overlap: int
+    tokenizer_file: str | None = None
+
+
+@dataclass
+class FileFailure:
+    source: str
+    message: str
+
+
+@lru_cache(maxsize=4)
+def _counter(tokenizer_file: str | None) -> TokenCounter:
+    if not tokenizer_file:
+        return estimate_tokens
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(tokenizer_file)
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def parse_file(source: str, spec: ChunkSpec) -> LoadResult:
+    """Load and chunk one file. Runs inside a worker; loader warnings are collected, not printed."""
+    path = Path(source)
+    result = LoadResult(source=source, kind=kind_of(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pages, rows = set(), 0
+        sections = load(path)
+
+        def tracked():
+            nonlocal rows
+            for section in sections:
+                if section.page is not None:
+                    pages.add(section.page)
+                if section.rows is not None:
+                    rows += 1
+                yield section
+
+        result.chunks = list(chunk_sections(source, tracked(), size=spec.size, overlap=spec.overlap,
+                                            count=_counter(spec.tokenizer_file)))
+    result.pages = max(pages) if pages else None
+    result.rows = rows or None
+    result.warnings = [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
+    if not result.chunks and not result.warnings:
+        result.warnings.append("no text found")
+    return result
+
+
+def default_workers() -> int:
+    cores = os.cpu_count() or 1
+    try:
+        available_gb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError):
+        available_gb = cores
+    return max(1, min(cores, int(available_gb)))
+
+
+def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0,
+                timeout: float = 300.0) -> Iterator[LoadResult | FileFailure]:
+    """Results in completion order, so the caller can embed one file while others are still parsing."""
+    from pebble import ProcessExpired, ProcessPool
+
+    sources = list(sources)
+    if not sources:
+        return
+    n = min(workers or default_workers(), len(sources))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPool(max_workers=n, context=context) as pool:
+        futures = {pool.schedule(parse_file, args=(s, spec), timeout=timeout): s for s in sources}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                source = futures[future]
+                try:
+                    yield future.result()
+                except FutureTimeout:
+                    yield FileFailure(source, f"gave up after {timeout:.0f} s (raise file_timeout to allow more)")
+                except ProcessExpired as exc:
+                    yield FileFailure(source, f"the parser crashed (exit code {exc.exitcode})")
+                except LoaderError as exc:
+                    yield FileFailure(source, str(exc))
+                except Exception as exc:  # a loader bug or a library error on one file must not stop the run
+                    yield FileFailure(source, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,193 @@
+"""`KnowledgeBase`: the one facade that the CLI, the web UI and embedding programs call.
+
+It owns the settings, opens the index directory, and creates the embedder and the LLM lazily, so building
+a `KnowledgeBase` costs nothing until it is used. The work itself is delegated: `Indexer` ingests,
+`Retriever` searches, `prompt` and `citations` turn passages into a cited answer.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ingest.workers import ChunkSpec
+from rag.citations import attribute, is_refusal
+from rag.errors import KBNotFound
+from rag.indexer import Indexer, Progress
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
+from rag.retriever import Retriever, relevant
+from rag.settings import Settings
+from rag.store import SCHEMA_VERSION, KBConfig, Store
+from rag.types import Answer, Document, Hit, IngestReport
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def refusal_for(question: str) -> str:
+    return REFUSAL_ZH if _CJK.search(question) else REFUSAL_EN
+
+
+class AnswerStream:
+    """Iterate for the answer's text pieces as the model writes them; then `.answer` holds the cited Answer."""
+
+    def __init__(self, pieces: Iterator[str], finish: Callable[[str, float | None], Answer]) -> None:
+        self._pieces, self._finish = pieces, finish
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        text, first = [], None
+        for piece in self._pieces:
+            first = first or time.perf_counter()
+            text.append(piece)
+            yield piece
+        self.answer = self._finish("".join(text), first)
+
+
+class KnowledgeBase:
+    def __init__(self, path: str | Path | None = None, settings: Settings | None = None, *, embedder=None,
+                 generator=None, create: bool = True) -> None:
+        self.settings = settings or Settings.load()
+        self.path = Path(path or self.settings.kb).expanduser()
+        if not create and not Store.exists(self.path):
+            raise KBNotFound(f"no knowledge base at {self.path}; create one with `rag ingest PATH --kb {self.path}`")
+        self._embedder, self._generator = embedder, generator
+        self._store: Store | None = None
+        self._checked = False
+
+    # -- lazy parts -------------------------------------------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from rag.embedder import SentenceTransformerEmbedder
+            from rag.models import resolve_embedding_model
+
+            name = resolve_embedding_model(self.settings.embedding_model, Path(self.settings.cache_dir))
+            self._embedder = SentenceTransformerEmbedder(name, batch_size=self.settings.embed_batch_size,
+                                                         model_id=self.settings.embedding_model)
+        return self._embedder
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            from rag.llm import LlamaGenerator
+            from rag.models import resolve_llm_model
+
+            path = resolve_llm_model(self.settings.llm_model, Path(self.settings.cache_dir))
+            self._generator = LlamaGenerator(path, n_ctx=self.settings.n_ctx, n_threads=self.settings.n_threads)
+        return self._generator
+
+    def _open(self, *, write: bool = False, embed: bool = True) -> Store | None:
+        if self._store is None:
+            if Store.exists(self.path):
+                self._store = Store.open(self.path)
+            elif write:
+                s = self.settings
+                self._store = Store.create(self.path, KBConfig(
+                    schema_version=SCHEMA_VERSION, embedding_model=self.embedder.model_id, dim=self.embedder.dim,
+                    chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap,
+                    created_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                self._checked = True
+            else:
+                return None
+        if embed and not self._checked:
+            self._store.check_embedding(self.embedder.model_id, self.embedder.dim)
+            self._checked = True
+        return self._store
+
+    # -- documents --------------------------------------------------------------------------------------
+    def add(self, paths: Iterable[str | Path] | str | Path, progress: Progress | None = None) -> IngestReport:
+        """Ingest files and folders. Unchanged files are skipped; changed ones replace their old chunks."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        store = self._open(write=True)
+        spec = ChunkSpec(store.config.chunk_size, store.config.chunk_overlap,
+                         getattr(self.embedder, "tokenizer_file", None))
+        indexer = Indexer(store, self.embedder, spec, workers=self.settings.workers,
+                          timeout=self.settings.file_timeout, batch_size=self.settings.embed_batch_size)
+        with store.writer():
+            return indexer.add(paths, progress, skip=self.path.resolve())
+
+    def remove(self, path: str | Path) -> bool:
+        """Forget a document: its chunks, vectors and keyword entries. True if it was in the KB."""
+        store = self._open(embed=False)
+        if store is None:
+            return False
+        source = str(Path(path).expanduser().resolve())
+        with store.writer():
+            removed = store.remove_document(source) or store.remove_document(str(path))
+            store.flush()
+        return removed
+
+    def documents(self) -> list[Document]:
+        store = self._open(embed=False)
+        return store.documents() if store else []
+
+    def rebuild(self, progress: Progress | None = None) -> IngestReport:
+        """Re-index every document with the current settings (after changing the embedding model)."""
+        sources = [d.source for d in self.documents()]
+        self.close()
+        if Store.exists(self.path):
+            for name in ("config.json", "index.faiss", "index.meta.json", "kb.sqlite", "kb.sqlite-wal",
+                         "kb.sqlite-shm"):
+                (self.path / name).unlink(missing_ok=True)
+        self._checked = False
+        return self.add([s for s in sources if Path(s).exists()], progress)
+
+    # -- questions --------------------------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> list[Hit]:
+        store = self._open()
+        if store is None:
+            return []
+        retriever = Retriever(store, self.embedder, candidates=self.settings.candidates, mode=mode)
+        return retriever.search(query, k or self.settings.top_k)
+
+    def ask(self, question: str, **sampling) -> Answer:
+        stream = self.stream_ask(question, **sampling)
+        for _ in stream:
+            pass
+        return stream.answer
+
+    def stream_ask(self, question: str, **sampling) -> AnswerStream:
+        """Stream the answer. Sampling overrides: temperature, top_p, max_tokens, top_k."""
+        started = time.perf_counter()
+        s = self.settings
+        top_k = sampling.pop("top_k", None) or s.top_k
+        options = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens, **sampling}
+        hits = self.search(question, top_k)
+        retrieval = time.perf_counter() - started
+        usable = relevant(hits, s.relevance_floor)
+
+        if not usable:
+            def refuse(_text: str, _first: float | None) -> Answer:
+                return Answer(question=question, text=refusal_for(question), refused=True, hits=hits,
+                              timings={"retrieval": retrieval, "total": time.perf_counter() - started})
+            return AnswerStream(iter([refusal_for(question)]), refuse)
+
+        generator = self.generator
+        messages, used = build_messages(question, usable, count_tokens=generator.count_tokens, n_ctx=s.n_ctx,
+                                        max_tokens=options["max_tokens"])
+
+        def finish(raw: str, first: float | None) -> Answer:
+            text, citations = attribute(raw, used)
+            timings = {"retrieval": retrieval, "total": time.perf_counter() - started}
+            if first:
+                timings["first_token"] = first - started
+            return Answer(question=question, text=text, citations=citations, refused=is_refusal(raw), hits=used,
+                          timings=timings)
+
+        return AnswerStream(generator.stream(messages, **options), finish)
+
+    # -- lifetime ---------------------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,100 @@
+"""Citations are built, not hoped for.
+
+The model's [n] markers are parsed, normalised ("[1,2]", "【1】", "[资料1]" become [1][2], [1]), and numbers
+that name no passage are dropped. Then every answer sentence is checked against the passages by character
+bigram overlap, which works for Chinese without a tokenizer and is exact about numbers:
+- a cited passage that does not support its sentence is replaced by the one that does, or dropped;
+- a sentence that cites nothing gets the passage that supports it best, when one clearly does;
+- an answer that still cites nothing gets the best passage for the answer as a whole.
+Each citation carries the passage sentence that best matches what cites it, as the quote to show.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ingest.chunking import split_sentences
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.types import Citation, Hit
+
+SUPPORT = 0.45  # share of a sentence's bigrams found in a passage for the passage to support it
+_MARKER = re.compile(r"\s*[\[【［]\s*(?:资料|来源|passage|source|ID:?)?\s*([0-9０-９][0-9０-９,，、\s]*)\s*[\]】］]",
+                     re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\s*[\[【]\s*(?:编号|n|N|数字|number)\s*[\]】]")
+_REFUSALS = ("没有相关信息", "没有提到", "未提及", "没有提供", "无法回答", "not contain", "no information",
+             "not mentioned", "does not mention", "cannot answer")
+_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[\u2e80-\u9fff\uf900-\ufaff]", re.IGNORECASE)
+
+
+def is_refusal(text: str) -> bool:
+    lowered = text.lower()
+    return any(p in lowered for p in _REFUSALS) or text.strip() in {REFUSAL_ZH, REFUSAL_EN}
+
+
+def _bigrams(text: str) -> set[str]:
+    tokens = [t.lower() for t in _TOKEN.findall(text)]
+    grams = {a + b for a, b in zip(tokens, tokens[1:])}
+    return grams | {t for t in tokens if len(t) > 1}
+
+
+def support(sentence: str, passage: str) -> float:
+    grams = _bigrams(sentence)
+    return len(grams & _bigrams(passage)) / len(grams) if grams else 0.0
+
+
+def _numbers(raw: str) -> list[int]:
+    digits = raw.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    return [int(d) for d in re.findall(r"[0-9]+", digits)]
+
+
+def _with_markers(sentence: str, numbers: list[int]) -> str:
+    """Put markers before the sentence's closing punctuation: '... 米 [1]。'."""
+    body = sentence.rstrip()
+    tail = sentence[len(body):]
+    stripped = body.rstrip("。！？；.!?;：:")
+    marks = "".join(f"[{n}]" for n in numbers)
+    return f"{stripped} {marks}{body[len(stripped):]}{tail}" if marks else sentence
+
+
+def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
+    """The answer text with checked [n] markers, and its citations in order of first appearance."""
+    text = _PLACEHOLDER.sub("", answer).strip()
+    if not passages or not text or is_refusal(text):
+        return _MARKER.sub("", text).strip() if not passages else text, []
+    out: list[str] = []
+    quotes: dict[int, list[str]] = {}
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= len(passages)]
+        content = _MARKER.sub("", sentence)
+        scores = [support(content, p.text) for p in passages]
+        best = max(range(len(passages)), key=lambda i: scores[i]) + 1
+        kept: list[int] = []
+        for n in dict.fromkeys(cited):
+            if scores[n - 1] >= SUPPORT or scores[n - 1] >= scores[best - 1] - 0.1:
+                kept.append(n)
+        if not kept and len(_bigrams(content)) >= 3 and scores[best - 1] >= SUPPORT:
+            kept = [best]
+        out.append(_with_markers(content, kept))
+        for n in kept:
+            quotes.setdefault(n, []).append(content)
+    text = "".join(out).strip()
+    if not quotes:
+        scores = [support(text, p.text) for p in passages]
+        best = max(range(len(passages)), key=lambda i: scores[i]) + 1
+        text = _with_markers(text, [best])
+        quotes[best] = [text]
+    citations = [_citation(n, passages[n - 1], quotes[n]) for n in quotes]
+    return text, citations
+
+
+def _citation(number: int, hit: Hit, citing: list[str]) -> Citation:
+    return Citation(number=number, source=hit.source, page=hit.page, sheet=hit.sheet, rows=hit.rows,
+                    heading=hit.heading, text=hit.text, quote=best_quote(" ".join(citing), hit.text),
+                    chunk_id=hit.chunk_id)
+
+
+def best_quote(claim: str, passage: str) -> str:
+    """The passage sentence that shares most with the claim."""
+    sentences = [passage[s:e].strip() for s, e in split_sentences(passage) if passage[s:e].strip()]
+    return max(sentences, key=lambda s: support(s, claim) * min(1.0, len(s) / 8), default="")

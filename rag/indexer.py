@@ -1,0 +1,142 @@
+"""Incremental ingest: hash files, parse only what changed, embed only chunks without a stored vector.
+
+Parsing runs in worker processes (`ingest.workers`) while this process embeds finished files in
+length-sorted batches and writes each document in one SQLite transaction. The FAISS file is written once at
+the end; if we crash before that, the store rebuilds it from the vectors kept in SQLite.
+
+Ingesting a directory also syncs it: documents that were ingested from under it and are gone now are removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.types import LoadResult
+from ingest.workers import ChunkSpec, FileFailure, parse_files
+from rag.keyword import tokenize
+from rag.types import Document, IngestReport
+
+Progress = Callable[[int, int, str], None]  # (files done, files total, current file)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def embed_text(chunk) -> str:
+    """What the embedder and the keyword index see: the heading path gives a chunk its context."""
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+
+
+def expand(paths: Iterable[str | Path], report: IngestReport, skip: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """Files to ingest and the directories they were found in (for sync). Hidden files and the KB are skipped."""
+    files: list[Path] = []
+    dirs: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_dir():
+            dirs.append(path)
+            for p in sorted(path.rglob("*")):
+                rel = p.relative_to(path).parts
+                if any(part.startswith(".") for part in rel) or (skip and p.is_relative_to(skip)) or not p.is_file():
+                    continue
+                if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                    files.append(p)
+                else:
+                    report.warnings.append((str(p), f"skipped: unsupported format {p.suffix or '(no suffix)'}"))
+        elif path.is_file():
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(path)
+            else:
+                report.failed.append((str(path), f"unsupported format {path.suffix or '(no suffix)'}; "
+                                                 f"supported: {', '.join(SUPPORTED_SUFFIXES)}"))
+        else:
+            report.failed.append((str(path), "no such file or directory"))
+    return list(dict.fromkeys(files)), dirs
+
+
+class Indexer:
+    def __init__(self, store, embedder, spec: ChunkSpec, *, workers: int = 0, timeout: float = 300.0,
+                 batch_size: int = 32) -> None:
+        self.store, self.embedder, self.spec = store, embedder, spec
+        self.workers, self.timeout, self.batch_size = workers, timeout, batch_size
+
+    def add(self, paths: Iterable[str | Path], progress: Progress | None = None,
+            skip: Path | None = None) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files, dirs = expand(paths, report, skip)
+        hashes: dict[str, str] = {}
+        todo: list[str] = []
+        for i, path in enumerate(files):
+            source = str(path)
+            try:
+                hashes[source] = file_sha256(path)
+            except OSError as exc:
+                report.failed.append((source, f"cannot read: {exc}"))
+                continue
+            if self.store.document_hash(source) == hashes[source]:
+                report.unchanged.append(source)
+            else:
+                todo.append(source)
+        done = len(files) - len(todo)
+        if progress:
+            progress(done, len(files), "")
+        buffer: list[LoadResult] = []
+        for result in parse_files(todo, self.spec, workers=self.workers, timeout=self.timeout):
+            done += 1
+            if progress:
+                progress(done, len(files), Path(result.source).name)
+            if isinstance(result, FileFailure):
+                report.failed.append((result.source, result.message))
+                continue
+            report.warnings.extend((result.source, w) for w in result.warnings)
+            buffer.append(result)
+            if sum(len(r.chunks) for r in buffer) >= self.batch_size * 8:
+                self._write(buffer, hashes, report)
+                buffer = []
+        self._write(buffer, hashes, report)
+        self._sync(dirs, {str(f) for f in files}, report)
+        self.store.flush()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write(self, results: list[LoadResult], hashes: dict[str, str], report: IngestReport) -> None:
+        if not results:
+            return
+        ids = [c.id for r in results for c in r.chunks]
+        known = self.store.known_vectors(ids)
+        missing = [c for r in results for c in r.chunks if c.id not in known]
+        if missing:
+            vectors = self.embedder.embed([embed_text(c) for c in missing])
+            known.update(zip((c.id for c in missing), np.asarray(vectors, dtype=np.float32)))
+            report.chunks_embedded += len(missing)
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        for r in results:
+            existed = self.store.document_hash(r.source) is not None
+            doc = Document(source=r.source, kind=r.kind, pages=r.pages, rows=r.rows, chunks=len(r.chunks),
+                           added_at=now, sha256=hashes[r.source])
+            dim = self.store.config.dim
+            matrix = np.stack([known[c.id] for c in r.chunks]) if r.chunks else np.zeros((0, dim), np.float32)
+            self.store.put_document(doc, r.chunks, matrix, [tokenize(embed_text(c)) for c in r.chunks])
+            (report.updated if existed else report.added).append(r.source)
+
+    def _sync(self, dirs: list[Path], seen: set[str], report: IngestReport) -> None:
+        if not dirs:
+            return
+        for doc in self.store.documents():
+            path = Path(doc.source)
+            if doc.source not in seen and any(path.is_relative_to(d) for d in dirs) and not path.exists():
+                self.store.remove_document(doc.source)
+                report.removed.append(doc.source)

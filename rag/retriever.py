@@ -1,0 +1,65 @@
+"""Hybrid retrieval: dense vectors and a persisted keyword index, fused by weighted reciprocal rank.
+
+Measured on Chinese questions: jieba BM25 and multilingual-e5 are each strong, and RRF of the two beats both.
+But a dense model that cannot read the query's script (all-MiniLM on Chinese: 77% of characters are [UNK])
+drags fusion below keyword search alone. So the dense ranker's weight is the share of the query the embedder
+can actually read, `1 - unk_rate(query)`: full weight for e5 on Chinese, almost none for MiniLM on Chinese.
+
+Relevance: each fused hit gets its dense cosine (looked up for keyword-only hits too). A hit is relevant when
+its cosine clears `relevance_floor`; when none does, the KB has nothing to say and the LLM is not called.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.keyword import query_tokens
+from rag.types import Hit
+
+RRF_K = 60
+
+
+def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> dict[int, float]:
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return scores
+
+
+class Retriever:
+    def __init__(self, store, embedder, *, candidates: int = 50, mode: str = "hybrid") -> None:
+        if mode not in {"hybrid", "dense", "keyword"}:
+            raise ValueError("mode must be 'hybrid', 'dense' or 'keyword'")
+        self.store, self.embedder, self.candidates, self.mode = store, embedder, candidates, mode
+
+    def dense_weight(self, query: str) -> float:
+        unk_rate = getattr(self.embedder, "unk_rate", None)
+        return 1.0 - unk_rate(query) if unk_rate else 1.0
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        query = query.strip()
+        if not query or self.store.chunk_count() == 0:
+            return []
+        n = max(k, self.candidates)
+        qvec = np.asarray(self.embedder.embed([query], query=True), dtype=np.float32)[0]
+        dense = self.store.dense_search(qvec, n) if self.mode != "keyword" else []
+        keyword = self.store.keyword_search(query_tokens(query), n) if self.mode != "dense" else []
+        weights = [self.dense_weight(query) if self.mode == "hybrid" else 1.0, 1.0]
+        fused = rrf([[i for i, _ in dense], [i for i, _ in keyword]], weights)
+        top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        cosine = dict(dense)
+        missing = [i for i in top if i not in cosine]
+        for i, vec in self.store.known_vectors(missing).items():
+            cosine[i] = float(vec @ qvec)
+        keyword_rank = {i: r for r, (i, _) in enumerate(keyword, start=1)}
+        chunks = self.store.chunks(top)
+        return [
+            Hit(text=c.text, source=c.source, page=c.page, sheet=c.sheet, rows=c.rows, heading=c.heading,
+                score=fused[i], chunk_id=i, dense=cosine.get(i), keyword_rank=keyword_rank.get(i))
+            for i in top if (c := chunks.get(i)) is not None
+        ]
+
+
+def relevant(hits: list[Hit], floor: float) -> list[Hit]:
+    return [h for h in hits if h.dense is not None and h.dense >= floor]

@@ -1,0 +1,100 @@
+"""One typed settings object: defaults, then a TOML file, then `RAG_*` environment variables, then arguments.
+
+The TOML file is `rag.toml` in the working directory, or the path in `RAG_CONFIG`. Keys are the field names
+below, at the top level. Environment variables are the upper-cased field names with a `RAG_` prefix
+(`RAG_TOP_K=8`). Nothing is read at import time: call `Settings.load()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+
+def _default_cache() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "rag-kb")
+
+
+@dataclass
+class Settings:
+    kb: str = field(default="data/index", metadata={"help": "Knowledge-base directory."})
+    cache_dir: str = field(default_factory=_default_cache, metadata={"help": "Where converted models are kept."})
+
+    embedding_model: str = field(
+        default="multilingual-e5-small",
+        metadata={"help": "'multilingual-e5-small' (bundled, reads Chinese), 'all-MiniLM-L6-v2' (bundled, "
+                          "English only), or any sentence-transformers name or path."},
+    )
+    embed_batch_size: int = field(default=32, metadata={"help": "Texts per embedding batch.", "min": 1})
+
+    chunk_size: int = field(default=160, metadata={"help": "Chunk size in embedding-model tokens.", "min": 16})
+    chunk_overlap: int = field(default=32, metadata={"help": "Overlap between chunks, in tokens.", "min": 0})
+
+    llm_model: str = field(
+        default="qwen2.5-coder-1.5b",
+        metadata={"help": "'qwen2.5-coder-1.5b' (bundled default), 'qwen2.5-coder-0.5b', 'smollm2-135m', "
+                          "or a path to any .gguf file."},
+    )
+    n_ctx: int = field(default=4096, metadata={"help": "LLM context window in tokens.", "min": 512})
+    n_threads: int = field(default=0, metadata={"help": "LLM threads; 0 means one per core.", "min": 0})
+    temperature: float = field(default=0.1, metadata={"help": "Sampling temperature.", "min": 0.0, "max": 2.0})
+    top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling mass.", "min": 0.0, "max": 1.0})
+    max_tokens: int = field(default=512, metadata={"help": "Longest answer, in tokens.", "min": 16})
+
+    top_k: int = field(default=5, metadata={"help": "Passages put into the prompt.", "min": 1})
+    candidates: int = field(default=50, metadata={"help": "Candidates each ranker returns before fusion.", "min": 1})
+    relevance_floor: float = field(
+        default=0.80,
+        metadata={"help": "Below this dense similarity, and with no keyword match, a passage counts as not "
+                          "relevant; when no passage clears it the KB says it has no answer.", "min": -1.0,
+                  "max": 1.0},
+    )
+
+    workers: int = field(default=0, metadata={"help": "Parse workers; 0 means one per core.", "min": 0})
+    file_timeout: float = field(default=300.0, metadata={"help": "Seconds before a file's parse is given up.",
+                                                           "min": 1.0})
+    max_upload_mb: int = field(default=200, metadata={"help": "Largest upload the UI accepts, in MB.", "min": 1})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            lo, hi = f.metadata.get("min"), f.metadata.get("max")
+            if lo is not None and value < lo or hi is not None and value > hi:
+                raise ConfigError(f"setting {f.name}={value!r} is out of range [{lo}, {hi}]")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ConfigError("chunk_overlap must be less than chunk_size")
+
+    @classmethod
+    def load(cls, config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> "Settings":
+        values: dict[str, Any] = {}
+        path = config_file or os.environ.get("RAG_CONFIG") or ("rag.toml" if Path("rag.toml").is_file() else None)
+        if path:
+            try:
+                values.update(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+        types = {f.name: f.type for f in fields(cls)}
+        for name in types:
+            env = os.environ.get(f"RAG_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(types)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(types)}")
+        converters = {"int": int, "float": float, "str": str}
+        try:
+            typed = {k: converters[types[k]](v) for k, v in values.items()}
+        except ValueError as exc:
+            raise ConfigError(f"bad setting value: {exc}") from exc
+        return cls(**typed)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,274 @@
+"""The knowledge-base directory: `config.json`, `kb.sqlite` (the truth), `index.faiss` (a cache), `write.lock`.
+
+SQLite (`rag.kbdb`) holds documents, chunks with their vectors, and the FTS5 keyword index; every write
+transaction bumps a `generation` counter. FAISS (`rag.vectors`) is kept in step with that generation, and
+rebuilt from SQLite whenever it cannot be trusted, so a crash at any point loses at most the write in flight.
+
+Trade-offs:
+- Another process's writes reach this one by replay: writes stamp new chunks with their generation and
+  tombstone the ids they remove, so `_sync` applies only what changed since the generation our index holds.
+  Before each search that costs one indexed lookup of the generation when nothing changed. A fresh `open`
+  after a crash before `flush` replays from the generation in index.meta.json instead of rebuilding.
+- After a replay the index must hold exactly as many vectors as SQLite has chunks. If not (a damaged file,
+  or a file replaced while we read it, which then holds duplicates) it is rebuilt from SQLite with a warning.
+- `flush` writes index.faiss only at the end of a `writer()` block: rewriting 150 MB per document would cost
+  more than the embedding. Until then the file lags and readers replay from SQLite.
+- One RLock serializes the connection and the index inside a Store: a flat-index search takes milliseconds,
+  so finer locking would buy little. `write.lock` serializes writers across processes; readers never take it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from ingest.types import Chunk
+from rag import kbdb, vectors
+from rag.errors import ConfigError, EmbeddingMismatch, KBLocked, KBNotFound
+from rag.kbdb import CONFIG_FILE, DB_FILE, SCHEMA_VERSION, KBConfig, fts_query
+from rag.lock import WriteLock
+from rag.types import Document
+
+__all__ = ["SCHEMA_VERSION", "KBConfig", "Store", "fts_query"]
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "write.lock"
+
+
+class Store:
+    """Use `Store.create` or `Store.open`; the constructor only keeps what they prepared."""
+
+    def __init__(self, path: Path, config: KBConfig, db: sqlite3.Connection) -> None:
+        self.path, self.config, self._db = path, config, db
+        self._mutex = threading.RLock()
+        self._index: faiss.IndexIDMap2 = vectors.new_index(config.dim)
+        self._gen: int | None = None  # the SQLite generation self._index reflects; None: not loaded yet
+        self._writer_thread: int | None = None  # the thread holding write.lock through this Store
+
+    # -- lifetime ---------------------------------------------------------------------------------------
+    @classmethod
+    def exists(cls, path: str | Path) -> bool:
+        path = Path(path)
+        return (path / CONFIG_FILE).is_file() and (path / DB_FILE).is_file()
+
+    @classmethod
+    def create(cls, path: str | Path, config: KBConfig) -> "Store":
+        path = Path(path)
+        if config.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version must be {SCHEMA_VERSION}")
+        if cls.exists(path):
+            raise ConfigError(f"a knowledge base already exists at {path}; open it, or "
+                              f"{kbdb.rebuild_hint(path)}")
+        path.mkdir(parents=True, exist_ok=True)
+        lock = WriteLock(path / LOCK_FILE)
+        lock.acquire(10.0)
+        try:
+            # Without config.json these are leftovers of a crashed create or rebuild, maybe of another dim.
+            for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", vectors.INDEX_FILE, vectors.META_FILE):
+                if (path / name).exists():
+                    log.warning("removing %s, left over from an unfinished create", path / name)
+                    (path / name).unlink()
+            store = cls(path, config, kbdb.connect(path / DB_FILE, create=True))
+            store._gen = 0
+            vectors.save(path, store._index, 0)
+            # config.json last: `exists()` turns true only once everything it announces is in place.
+            kbdb.write_config(path, config)
+        finally:
+            lock.release()
+        return store
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Store":
+        path = Path(path)
+        if not cls.exists(path):
+            raise KBNotFound(f"no knowledge base at {path}; create one with `rag ingest PATH --kb {path}`")
+        store = cls(path, kbdb.read_config(path), kbdb.connect(path / DB_FILE))
+        try:
+            with store._mutex:
+                store._sync()
+            store._save_if_stale()
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise ConfigError(f"{path / DB_FILE} is damaged ({exc}); {kbdb.rebuild_hint(path)}") from exc
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._mutex:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def check_embedding(self, model_id: str, dim: int) -> None:
+        c = self.config
+        if model_id != c.embedding_model or dim != c.dim:
+            raise EmbeddingMismatch(
+                f"KB at {self.path} was built with model {c.embedding_model} (dim {c.dim}); you configured "
+                f"{model_id} (dim {dim}). Either set embedding_model = {c.embedding_model}, or rebuild: "
+                f"`rag ingest --rebuild PATH --kb {self.path}`")
+
+    # -- writing ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self, timeout: float) -> Iterator[None]:
+        if self._writer_thread == threading.get_ident():
+            yield  # this thread already holds write.lock through this Store
+            return
+        lock = WriteLock(self.path / LOCK_FILE)
+        lock.acquire(timeout)
+        self._writer_thread = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._writer_thread = None
+            lock.release()
+
+    @contextmanager
+    def writer(self, timeout: float = 10.0) -> Iterator["Store"]:
+        """Hold the KB's write lock for a batch of writes; index.faiss is flushed when the block succeeds.
+
+        Writes outside a `writer()` block take the lock for themselves and skip the flush: correct, but
+        index.faiss lags and every `open` replays those writes from SQLite until someone flushes.
+        """
+        with self._locked(timeout):
+            yield self
+            self.flush()
+
+    def put_document(self, doc: Document, chunks: list[Chunk], vectors_: np.ndarray,
+                     tokens: list[list[str]]) -> None:
+        """Replace everything stored for `doc.source` with these chunks, their vectors and keyword tokens."""
+        if len(tokens) != len(chunks):
+            raise ValueError(f"{len(chunks)} chunks but {len(tokens)} token lists")
+        rows, kept = kbdb.chunk_rows(doc, chunks, vectors_, self.config.dim)
+        texts = [" ".join(tokens[i]) for i in kept]
+        with self._locked(10.0), self._mutex:
+            with kbdb.transaction(self._db) as gen:
+                kbdb.delete_source(self._db, doc.source, gen)
+                kbdb.insert_document(self._db, doc, rows, texts, gen)
+            self._sync()
+
+    def remove_document(self, source: str) -> bool:
+        with self._locked(10.0), self._mutex:
+            with kbdb.transaction(self._db) as gen:
+                existed = kbdb.delete_source(self._db, source, gen)
+                if not existed:
+                    raise kbdb.NothingToDo  # roll back: no generation bump, no reload in readers
+            self._sync()
+        return existed
+
+    def flush(self) -> None:
+        """Write index.faiss and its sidecar for the current generation, then drop the tombstones it covers."""
+        with self._locked(10.0), self._mutex:
+            self._sync()
+            meta = vectors.read_meta(self.path)
+            if meta is None or meta.generation != self._gen or not (self.path / vectors.INDEX_FILE).exists():
+                vectors.save(self.path, self._index, self._gen or 0)
+            kbdb.prune_tombstones(self._db, self._gen or 0)
+
+    def _save_if_stale(self) -> None:
+        """After `open` replayed or rebuilt, save the result if no writer is busy, so the next open is quick."""
+        meta = vectors.read_meta(self.path)
+        if meta is not None and meta.generation == self._gen:
+            return
+        try:
+            with self._locked(0.0):
+                self.flush()
+        except (KBLocked, OSError, RuntimeError, sqlite3.OperationalError) as exc:
+            # A busy writer flushes when it is done; a read-only KB is searched from memory as it is.
+            log.debug("not saving the vector index now: %s", exc)
+
+    # -- keeping the FAISS index in step with SQLite -----------------------------------------------------
+    def _sync(self) -> None:
+        """Bring self._index to SQLite's generation: replay the changes if we can, else load or rebuild."""
+        if self._gen is not None and kbdb.meta(self._db, "generation") == self._gen:
+            return
+        self._db.execute("BEGIN")  # one snapshot for the generation, the changes and the count
+        try:
+            gen, pruned = kbdb.meta(self._db, "generation"), kbdb.meta(self._db, "pruned")
+            index, base = None, -1
+            if self._gen is not None and pruned <= self._gen < gen:
+                index, base = self._index, self._gen
+            else:
+                index, base = self._load_file(pruned, gen)
+            count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            if index is not None:
+                self._replay(index, base)
+                if index.ntotal != count:
+                    log.warning("the vector index holds %d vectors but %s has %d chunks; rebuilding it",
+                                index.ntotal, DB_FILE, count)
+                    index = None
+            if index is None:
+                index = vectors.new_index(self.config.dim)
+                self._replay(index, -1)
+            self._index, self._gen = index, gen
+        finally:
+            self._db.execute("COMMIT")
+
+    def _load_file(self, pruned: int, gen: int) -> tuple[faiss.IndexIDMap2 | None, int]:
+        meta = vectors.read_meta(self.path)
+        if meta is None:
+            log.warning("%s has no readable %s; rebuilding the vector index from %s",
+                        self.path, vectors.META_FILE, DB_FILE)
+            return None, -1
+        if not pruned <= meta.generation <= gen:  # the file is newer than SQLite, or its tombstones are gone
+            log.warning("%s is at generation %d but %s is at %d; rebuilding the vector index",
+                        vectors.INDEX_FILE, meta.generation, DB_FILE, gen)
+            return None, -1
+        index = vectors.load(self.path, meta, self.config.dim)
+        if index is None:
+            log.warning("rebuilding the vector index of %s from %s", self.path, DB_FILE)
+        return index, meta.generation
+
+    def _replay(self, index: faiss.IndexIDMap2, base: int) -> None:
+        # Removals first: a chunk replaced by an identical one is tombstoned and re-inserted under its old id.
+        pass
+        for ids, matrix in kbdb.vectors_since(self._db, base, self.config.dim):
+            vectors.add(index, ids, matrix)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def document_hash(self, source: str) -> str | None:
+        with self._mutex:
+            return kbdb.document_hash(self._db, source)
+
+    def documents(self) -> list[Document]:
+        with self._mutex:
+            return kbdb.documents(self._db)
+
+    def known_vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        with self._mutex:
+            return kbdb.known_vectors(self._db, chunk_ids)
+
+    def chunks(self, ids: list[int]) -> dict[int, Chunk]:
+        with self._mutex:
+            return kbdb.load_chunks(self._db, ids)
+
+    def chunk_count(self) -> int:
+        with self._mutex:
+            self._sync()
+            return int(self._index.ntotal)
+
+    def dense_search(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        query = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        if query.shape[0] != self.config.dim:
+            raise ValueError(f"query vector has dim {query.shape[0]}, the KB has dim {self.config.dim}")
+        with self._mutex:
+            self._sync()
+            return vectors.search(self._index, query, k)
+
+    def keyword_search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+        with self._mutex:  # SQLite is the keyword index itself, so there is nothing to sync first
+            return kbdb.keyword_search(self._db, query_tokens, k)

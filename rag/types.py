@@ -1,0 +1,92 @@
+"""The data the facade hands out: search hits, answers with citations, documents, ingest reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def format_locator(page: int | None, sheet: str | None, rows: tuple[int, int] | None,
+                   heading: str | None) -> str:
+    """A short human locator: 'p. 3', 'Sheet1 rows 2-9', '§ 架构 > 检索'."""
+    parts = []
+    if page is not None:
+        parts.append(f"p. {page}")
+    if sheet:
+        parts.append(sheet)
+    if rows:
+        parts.append(f"row {rows[0]}" if rows[0] == rows[1] else f"rows {rows[0]}-{rows[1]}")
+    if heading:
+        parts.append(f"§ {heading}")
+    return ", ".join(parts)
+
+
+@dataclass
+class Hit:
+    text: str
+    source: str
+    page: int | None
+    sheet: str | None
+    rows: tuple[int, int] | None
+    heading: str | None
+    score: float  # fused rank score: higher is better, comparable only within one result list
+    chunk_id: int
+    dense: float | None = None  # cosine similarity to the query, if the dense ranker saw it
+    keyword_rank: int | None = None  # 1-based rank in the keyword ranker, if it matched
+
+    @property
+    def locator(self) -> str:
+        return format_locator(self.page, self.sheet, self.rows, self.heading)
+
+
+@dataclass
+class Citation:
+    number: int
+    source: str
+    page: int | None
+    sheet: str | None
+    rows: tuple[int, int] | None
+    heading: str | None
+    text: str  # the cited chunk's text
+    quote: str = ""  # the part of the chunk that supports the answer, when found
+    chunk_id: int = 0
+
+    @property
+    def locator(self) -> str:
+        return format_locator(self.page, self.sheet, self.rows, self.heading)
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False  # True when the KB had nothing relevant, or the model said the passages lack the answer
+    hits: list[Hit] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: retrieval, first_token, total
+
+
+@dataclass
+class Document:
+    source: str
+    kind: str
+    pages: int | None
+    rows: int | None
+    chunks: int
+    added_at: str  # ISO 8601, UTC
+    sha256: str = ""
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
