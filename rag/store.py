@@ -235,7 +235,7 @@ class Store:
 
     def _replay(self, index: faiss.IndexIDMap2, base: int) -> None:
         # Removals first: a chunk replaced by an identical one is tombstoned and re-inserted under its old id.
-        pass
+        vectors.remove(index, kbdb.removed_since(self._db, base))
         for ids, matrix in kbdb.vectors_since(self._db, base, self.config.dim):
             vectors.add(index, ids, matrix)
 

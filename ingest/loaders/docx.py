@@ -34,13 +34,13 @@ from ingest.types import Section
 from rag.errors import LoaderError
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 P, TBL, TR, TC, BODY = _W + "p", _W + "tbl", _W + "tr", _W + "tc", _W + "body"
 _M = "{http://schemas.openxmlformats.org/officeDocument/2006/math}"
 _TEXT_TAGS = {_W + "t": None, _M + "t": None, _W + "tab": " ", _W + "ptab": " ", _W + "br": "\n", _W + "cr": "\n",
               _W + "noBreakHyphen": "-"}
 # Subtrees whose text is not part of what the reader sees, or is a duplicate of something read elsewhere.
-_SKIP = {_FALLBACK, _W + "del", _W + "moveFrom", _W + "pPr", _W + "rPr", _W + "instrText"}
+_SKIP = {"{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
+         _W + "del", _W + "moveFrom", _W + "pPr", _W + "rPr", _W + "instrText"}
 _TXBX = _W + "txbxContent"
 _VAL = _W + "val"
 _TOC = "Table of Contents"
@@ -74,7 +74,6 @@ def load_docx(path: Path) -> Iterator[Section]:
     yield from walker.flush()
     seen: set[str] = set()
     for kind, root in package.margins:
-        walker.restart(kind)
         for section in [*walker.blocks(root), *walker.flush()]:
             if section.text not in seen:
                 seen.add(section.text)
@@ -93,9 +92,6 @@ class _Walker:
     @property
     def heading(self) -> str | None:
         return " > ".join(text for _, text in self._path) or None
-
-    def restart(self, heading: str) -> None:
-        self._path, self._buffer = [(0, heading)], []
 
     def blocks(self, container: Any) -> Iterator[Section]:
         for el in _children(container):
@@ -150,15 +146,11 @@ class _Walker:
 
     def _style_level(self, style_id: str | None) -> int | None:
         for _ in range(20):  # basedOn chains are short; the bound guards against a cycle
-            if style_id is None:
-                return None
-            style = self._styles.get(style_id)
-            if style is None:
-                # No styles part, or a dangling id: "Heading1" still says what it is.
-                match = _HEADING_NAME.match(re.sub(r"(\D)(\d)$", r"\1 \2", style_id))
+            style = self._styles.get(style_id or "")
+            if style is None:  # no styles part, or a dangling id: "Heading1" still says what it is
+                match = _HEADING_NAME.match(re.sub(r"(\D)(\d)$", r"\1 \2", style_id or ""))
                 return int(match.group(1)) if match else None
-            match = _HEADING_NAME.match(style.name)
-            if match:
+            if match := _HEADING_NAME.match(style.name):
                 return int(match.group(1))
             if style.outline is not None:
                 return style.outline + 1 if style.outline < 9 else None
@@ -183,8 +175,8 @@ def _children_tagged(el: Any, tag: str) -> list[Any]:
     return [child for child in _children(el) if child.tag == tag]
 
 
-def _row_cells(tr: Any, above: dict[int, str] | None = None) -> list[str]:
-    """Cell texts of one row; a vertically merged continuation cell takes the text of the cell that started it."""
+def _row_cells(tr: Any, above: dict[int, str]) -> list[str]:
+    """Cell texts of a row. A vertical-merge continuation takes the merge's text (Word hides the cell's own)."""
     cells: list[str] = []
     column = _int(_val(_find(tr, "trPr", "gridBefore")), 0)
     for tc in _children_tagged(tr, TC):
@@ -192,12 +184,11 @@ def _row_cells(tr: Any, above: dict[int, str] | None = None) -> list[str]:
         vmerge = _find(tc, "tcPr", "vMerge")
         if _val(_find(tc, "tcPr", "hMerge")) == "continue":
             continue  # legacy horizontal merge: the first cell already holds the text
-        if vmerge is not None and _val(vmerge) != "restart" and above is not None:
+        if vmerge is not None and _val(vmerge) != "restart":
             cells.append(above.get(start, ""))
         else:
             cells.append(_cell_text(tc))
-            if above is not None:
-                above[start] = cells[-1]
+            above[start] = cells[-1]
     return cells
 
 
@@ -209,7 +200,8 @@ def _cell_text(tc: Any) -> str:
             parts.append(_text(el, boxes))
             parts.extend(_cell_text(box) for box in boxes)
         elif el.tag == TBL:  # nested table: keep its text, one "; "-separated row after another
-            parts.append("; ".join(", ".join(c for c in _row_cells(tr) if c) for tr in _children_tagged(el, TR)))
+            above: dict[int, str] = {}
+            parts.append("; ".join(", ".join(c for c in _row_cells(tr, above) if c) for tr in _children_tagged(el, TR)))
     return " ".join(p for p in parts if p).replace("\n", " ")
 
 
@@ -228,8 +220,7 @@ def _text(el: Any, boxes: list[Any]) -> str:
                 visit(child)
 
     visit(el)
-    text = re.sub(r"[^\S\n]+", " ", "".join(parts))
-    return "\n".join(line.strip() for line in text.split("\n")).strip()
+    return re.sub(r" ?\n ?", "\n", re.sub(r"[^\S\n]+", " ", "".join(parts))).strip()
 
 
 def _find(el: Any, *tags: str) -> Any:
@@ -244,9 +235,6 @@ def _val(el: Any) -> str | None:
 
 def _int(value: str | None, default: int) -> int:
     return int(value) if value and value.isdigit() else default
-
-
-# --- opening the package -----------------------------------------------------------------------------------
 
 
 def _open(path: Path) -> _Package:

@@ -31,7 +31,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from ingest.loaders import LoaderWarning
-from ingest.loaders.encoding import open_text
+from ingest.loaders.encoding import open_text, sniff_delimiter
 from ingest.types import Section
 from rag.errors import LoaderError
 
@@ -172,7 +172,8 @@ def load_csv(path: Path) -> Iterator[Section]:
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     stream, encoding = open_text(path, newline="")  # newline="": the csv module handles quoted line breaks
     with stream:
-        delimiter = sniff_delimiter(stream.read(_SNIFF_CHARS))
+        sample = stream.read(_SNIFF_CHARS)
+        delimiter = sniff_delimiter(sample, truncated=len(sample) == _SNIFF_CHARS)
         stream.seek(0)
         rows = _csv_rows(csv.reader(stream, delimiter=delimiter), encoding)
         yield from _warn_if_empty(_sheet_sections(path.stem, rows))
@@ -194,16 +195,6 @@ def _csv_rows(reader: Iterator[list[str]], encoding: str) -> Iterator[Row]:
     except csv.Error as error:
         warnings.warn(f"stopped reading after row {number}: {error}; check the file's quoting, or save it again "
                       "from Excel as CSV UTF-8", LoaderWarning, stacklevel=2)
-
-
-def sniff_delimiter(sample: str) -> str:
-    """The likeliest of , ; tab | in a text sample; "," when nothing stands out."""
-    if "\n" in sample.rstrip("\r\n"):
-        sample = sample[: sample.rstrip("\r\n").rfind("\n")]  # drop the last line: it is probably cut short
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
 
 
 def _sheet_sections(sheet: str, rows: Iterable[Row]) -> Iterator[Section]:

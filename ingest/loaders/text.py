@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ingest.loaders import LoaderWarning
@@ -43,7 +43,7 @@ def load_markdown(path: Path) -> Iterator[Section]:
     yield from _warn_if_nothing(path, _markdown_sections)
 
 
-def _warn_if_nothing(path: Path, sections) -> Iterator[Section]:
+def _warn_if_nothing(path: Path, sections: Callable[[Iterable[str]], Iterator[Section]]) -> Iterator[Section]:
     if path.stat().st_size == 0:
         warnings.warn("empty file", LoaderWarning, stacklevel=3)
         return

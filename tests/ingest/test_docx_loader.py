@@ -211,6 +211,8 @@ def test_corpus_headers_footers_and_tables():
     assert sections[0].text == "Main document"
     assert [s.text for s in sections if s.heading == "header"][0] == "First header para"
     assert any(s.heading == "footer" and "para2" in s.text for s in sections)
+    # The footer's nested table has a vertically merged cell whose hidden text Word does not show.
+    assert not any("I should not be included" in s.text for s in sections)
     tables, _ = load(corpus_file("docx/en_unstructured_docx-tables.docx"))
     merged = [s.text for s in tables if s.sheet == "table 3"]
     assert merged == ["a | c | d", "e | d"]

@@ -73,9 +73,11 @@ _CIRCULAR_OBJECTS = [
     b" /Resources << /XObject << /X1 5 0 R >> >> >>",
     b"<< /Length 23 >>\nstream\n1 0 0 1 25 25 cm /X1 Do\nendstream",
     b"<< /Subtype /Form /BBox [0 0 1000 1000] /Length 61 /Resources << /Font << /F1 7 0 R >>"
-    b" /XObject << /X0 6 0 R >> >> >>\nstream\nBT\n/F1 24 Tf\n(Hello world) Tj\nET\n0.5 0 0 0.5 25 25 cm /X0 Do\nendstream",
+    b" /XObject << /X0 6 0 R >> >> >>\nstream\nBT\n/F1 24 Tf\n(Hello world) Tj\nET\n"
+    b"0.5 0 0 0.5 25 25 cm /X0 Do\nendstream",
     b"<< /Subtype /Form /BBox [0 0 1000 1000] /Length 61 /Resources << /Font << /F1 7 0 R >>"
-    b" /XObject << /X1 5 0 R >> >> >>\nstream\nBT\n/F1 24 Tf\n(Hello again) Tj\nET\n0.5 0 0 0.5 25 25 cm /X1 Do\nendstream",
+    b" /XObject << /X1 5 0 R >> >> >>\nstream\nBT\n/F1 24 Tf\n(Hello again) Tj\nET\n"
+    b"0.5 0 0 0.5 25 25 cm /X1 Do\nendstream",
     b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 ]
 

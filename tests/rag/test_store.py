@@ -344,3 +344,18 @@ def test_lock_dies_with_its_holder(kb):
     with kb.writer(timeout=2):
         put(kb, "a", ["after a crash"])
     assert kb.chunk_count() == 1
+
+
+def test_index_file_newer_than_its_sidecar_is_caught_by_the_count(kb, caplog):
+    # The race a reader can lose: it reads the sidecar for generation g, then an index.faiss that a writer
+    # replaced with generation g+1 meanwhile. Replaying from g would add g+1's chunks twice.
+    with kb.writer():
+        put(kb, "a", ["one"], seed=1)
+    generation = vectors.read_meta(kb.path).generation
+    chunks, vecs = put(kb, "b", ["two"], seed=2)
+    vectors.save(kb.path, kb._index, generation)  # the file holds "b", the sidecar says it does not
+    kb.close()
+    with caplog.at_level(logging.WARNING), Store.open(kb.path) as again:
+        assert again.chunk_count() == 2
+        assert ids_of(again.dense_search(vecs[0], 5)).count(chunks[0].id) == 1
+    assert any("rebuilding" in r.getMessage() for r in caplog.records)
