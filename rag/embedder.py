@@ -114,7 +114,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, without special tokens or prompt."""
-        if self._load() is not None and self._tokenizer is None:
+        self._load()
+        if self._tokenizer is None:  # a slow tokenizer: no offsets, but it can still count
             return len(self._model.tokenizer.encode(text, add_special_tokens=False))
         return len(self._encode(text).ids)
 

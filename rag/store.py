@@ -10,7 +10,8 @@ Trade-offs:
   Before each search that costs one indexed lookup of the generation when nothing changed. A fresh `open`
   after a crash before `flush` replays from the generation in index.meta.json instead of rebuilding.
 - After a replay the index must hold exactly as many vectors as SQLite has chunks. If not (a damaged file,
-  or a file replaced while we read it, which then holds duplicates) it is rebuilt from SQLite with a warning.
+  or a file replaced while we read it, which then holds duplicates) it is rebuilt from SQLite with a warning:
+  about 2 s at 100k chunks of dim 384, against 0.2 s to load a good index.faiss.
 - `flush` writes index.faiss only at the end of a `writer()` block: rewriting 150 MB per document would cost
   more than the embedding. Until then the file lags and readers replay from SQLite.
 - One RLock serializes the connection and the index inside a Store: a flat-index search takes milliseconds,

@@ -54,6 +54,10 @@ def search(index: faiss.IndexIDMap2, query: np.ndarray, k: int) -> list[tuple[in
     k = min(k, index.ntotal)
     if k <= 0:
         return []
+    # One query is a single memory-bound pass; OpenMP threads only fight over it. Measured at 100k x 384 on
+    # a busy 2-core machine: 51 ms with 2 threads, 9 ms with 1. The setting is per calling thread, so it is
+    # made here on every search rather than once.
+    faiss.omp_set_num_threads(1)
     scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i != -1]
 
