@@ -48,6 +48,9 @@ def _counter(tokenizer_file: str | None) -> TokenCounter:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(tokenizer_file)
+    # Some tokenizer.json files (MiniLM's) pad and truncate to 128, which would make every count 128.
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 

@@ -24,6 +24,8 @@ from rag.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+UNGROUNDED_ZH = "（模型的草稿答案没有得到任何检索段落的支持，因此不予采用。）"
+UNGROUNDED_EN = "(The model's draft answer was not supported by any retrieved passage, so it is not shown.)"
 
 
 def refusal_for(question: str) -> str:
@@ -62,11 +64,11 @@ class KnowledgeBase:
     def embedder(self):
         if self._embedder is None:
             from rag.embedder import SentenceTransformerEmbedder
-            from rag.models import resolve_embedding_model
+            from rag.models import embedding_model_id, resolve_embedding_model
 
             name = resolve_embedding_model(self.settings.embedding_model, Path(self.settings.cache_dir))
             self._embedder = SentenceTransformerEmbedder(name, batch_size=self.settings.embed_batch_size,
-                                                         model_id=self.settings.embedding_model)
+                                                         model_id=embedding_model_id(self.settings.embedding_model))
         return self._embedder
 
     @property
@@ -175,8 +177,13 @@ class KnowledgeBase:
             timings = {"retrieval": retrieval, "total": time.perf_counter() - started}
             if first:
                 timings["first_token"] = first - started
-            return Answer(question=question, text=text, citations=citations, refused=is_refusal(raw), hits=used,
-                          timings=timings)
+            refused = is_refusal(raw) or not citations
+            if refused and not is_refusal(raw):
+                # No passage backs what the model wrote: say so instead of passing on an unsupported claim.
+                note = UNGROUNDED_ZH if _CJK.search(question) else UNGROUNDED_EN
+                text = f"{refusal_for(question)}\n{note}"
+            return Answer(question=question, text=text, citations=citations, refused=refused, hits=used,
+                          timings=timings, draft=raw)
 
         return AnswerStream(generator.stream(messages, **options), finish)
 

@@ -5,7 +5,9 @@ that name no passage are dropped. Then every answer sentence is checked against 
 bigram overlap, which works for Chinese without a tokenizer and is exact about numbers:
 - a cited passage that does not support its sentence is replaced by the one that does, or dropped;
 - a sentence that cites nothing gets the passage that supports it best, when one clearly does;
-- an answer that still cites nothing gets the best passage for the answer as a whole.
+- an answer that still cites nothing gets the best passage for the answer as a whole, if that passage
+  supports it at least weakly (`GROUNDED`); otherwise the answer is ungrounded and gets no citation, and the
+  caller turns it into a refusal rather than show a claim no document backs.
 Each citation carries the passage sentence that best matches what cites it, as the quote to show.
 """
 
@@ -18,6 +20,7 @@ from rag.prompt import REFUSAL_EN, REFUSAL_ZH
 from rag.types import Citation, Hit
 
 SUPPORT = 0.45  # share of a sentence's bigrams found in a passage for the passage to support it
+GROUNDED = 0.3  # the weaker bar for the answer as a whole, which also carries the model's own wording
 _MARKER = re.compile(r"\s*[\[【［]\s*(?:资料|来源|passage|source|ID:?)?\s*([0-9０-９][0-9０-９,，、\s]*)\s*[\]】］]",
                      re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\s*[\[【]\s*(?:编号|n|N|数字|number)\s*[\]】]")
@@ -82,6 +85,8 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
     if not quotes:
         scores = [support(text, p.text) for p in passages]
         best = max(range(len(passages)), key=lambda i: scores[i]) + 1
+        if scores[best - 1] < GROUNDED:
+            return text, []
         text = _with_markers(text, [best])
         quotes[best] = [text]
     citations = [_citation(n, passages[n - 1], quotes[n]) for n in quotes]

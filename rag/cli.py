@@ -164,7 +164,9 @@ def _ask_one(kb, question: str, as_json: bool) -> None:
         click.echo(piece, nl=False)
     answer = stream.answer
     click.echo()
-    if answer.text != "".join(streamed).strip():
+    if answer.refused and answer.draft and answer.text != answer.draft:
+        click.echo(click.style("\nNot supported by the documents; the answer is:\n", fg="yellow") + answer.text)
+    elif answer.text != "".join(streamed).strip():
         # Attribution moved or added [n] markers; show the checked version too.
         click.echo(click.style("\nWith checked citations:\n", dim=True) + answer.text)
     if answer.citations:

@@ -63,6 +63,7 @@ class Answer:
     refused: bool = False  # True when the KB had nothing relevant, or the model said the passages lack the answer
     hits: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: retrieval, first_token, total
+    draft: str = ""  # the model's raw text, before citations were checked
 
 
 @dataclass

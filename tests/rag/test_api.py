@@ -129,3 +129,13 @@ def test_other_embedding_model_is_refused_with_rebuild_advice(corpus, settings, 
     with KnowledgeBase(settings.kb, settings, embedder=Other()) as kb:
         with pytest.raises(EmbeddingMismatch, match="rebuild"):
             kb.search("温度")
+
+
+def test_answer_unsupported_by_the_passages_becomes_a_refusal(corpus, settings, fake_embedder, fake_generator):
+    fake_generator.replies.append("2025年诺贝尔物理学奖得主是阿方索·爱因斯坦。")
+    with make_kb(settings, fake_embedder, fake_generator) as kb:
+        kb.add([corpus])
+        answer = kb.ask("温度越低回答会怎样？")
+    assert answer.refused and answer.citations == []
+    assert answer.text.startswith("资料中没有相关信息") and "爱因斯坦" not in answer.text
+    assert "爱因斯坦" in answer.draft

@@ -56,3 +56,8 @@ def test_support_is_high_for_copied_text_and_low_for_unrelated():
 
 def test_best_quote_picks_the_matching_sentence():
     assert best_quote("核采样", PASSAGES[1].text).startswith("Top-p")
+
+
+def test_answer_that_no_passage_supports_gets_no_citation():
+    text, cites = attribute("2025年诺贝尔物理学奖得主是阿方索·爱因斯坦。", PASSAGES)
+    assert cites == []
