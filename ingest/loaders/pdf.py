@@ -106,6 +106,9 @@ def _open_pypdf(fh: Any, path: Path) -> tuple[Any, Exception | None]:
 
 def _page_text(page: Any, n: int, miner: _Miner) -> str | None:
     """Best normalised text of a page: pypdf's, or pdfminer's when pypdf's is empty or garbled; None if both fail."""
+    if _damaged_stream(page):
+        warnings.warn(LoaderWarning(f"page {n}: a compressed content stream is damaged; "
+                                    "the page's text may be incomplete"), stacklevel=2)
     try:
         text = normalise(page.extract_text())
     except Exception as exc:  # noqa: BLE001 - includes RecursionError from circular form XObjects
@@ -129,6 +132,27 @@ def _page_text(page: Any, n: int, miner: _Miner) -> str | None:
             stacklevel=2,
         )
     return text or ""
+
+
+def _damaged_stream(page: Any) -> bool:
+    """pypdf repairs a corrupt Flate stream silently by cutting bytes off; check strictly so we can say so."""
+    import zlib
+
+    try:
+        contents = page.get("/Contents")
+        streams = contents.get_object() if contents is not None else None
+        streams = list(streams) if isinstance(streams, list) else [streams] if streams is not None else []
+        for ref in streams:
+            stream = ref.get_object()
+            filters = stream.get("/Filter")
+            names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)]
+            if names == ["/FlateDecode"]:
+                zlib.decompress(stream._data)  # noqa: SLF001 - the raw bytes, before pypdf's repairs
+    except zlib.error:
+        return True
+    except Exception:  # noqa: BLE001 - anything else is extract_text's business
+        return False
+    return False
 
 
 def _pdfminer_pages(miner: _Miner, path: Path, failure: Exception | None) -> Iterator[tuple[int, str | None]]:
