@@ -51,7 +51,7 @@ class Settings:
     top_k: int = field(default=5, metadata={"help": "Passages put into the prompt.", "min": 1})
     candidates: int = field(default=50, metadata={"help": "Candidates each ranker returns before fusion.", "min": 1})
     relevance_floor: float = field(
-        default=0.80,
+        default=0.75,
         metadata={"help": "Below this dense similarity, and with no keyword match, a passage counts as not "
                           "relevant; when no passage clears it the KB says it has no answer.", "min": -1.0,
                   "max": 1.0},
