@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ingest.workers import ChunkSpec
 from rag.citations import attribute, is_refusal
+from rag.coverage import unknown_names
 from rag.errors import KBNotFound
 from rag.indexer import Indexer, Progress
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
@@ -28,8 +29,10 @@ UNGROUNDED_ZH = "（模型的草稿答案没有得到任何检索段落的支持
 UNGROUNDED_EN = "(The model's draft answer was not supported by any retrieved passage, so it is not shown.)"
 
 
-def refusal_for(question: str) -> str:
-    return REFUSAL_ZH if _CJK.search(question) else REFUSAL_EN
+def refusal_for(question: str, unknown: list[str] | None = None) -> str:
+    if _CJK.search(question):
+        return REFUSAL_ZH + (f"（知识库中没有出现：{'、'.join(unknown)}）" if unknown else "")
+    return REFUSAL_EN + (f" (Not mentioned anywhere: {', '.join(unknown)}.)" if unknown else "")
 
 
 class AnswerStream:
@@ -159,14 +162,17 @@ class KnowledgeBase:
         top_k = sampling.pop("top_k", None) or s.top_k
         options = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens, **sampling}
         hits = self.search(question, top_k)
-        retrieval = time.perf_counter() - started
         usable = relevant(hits, s.relevance_floor)
+        unknown = unknown_names(question, self._mentions) if usable else []
+        retrieval = time.perf_counter() - started
 
-        if not usable:
+        if not usable or unknown:
+            reply = refusal_for(question, unknown)
+
             def refuse(_text: str, _first: float | None) -> Answer:
-                return Answer(question=question, text=refusal_for(question), refused=True, hits=hits,
+                return Answer(question=question, text=reply, refused=True, hits=hits,
                               timings={"retrieval": retrieval, "total": time.perf_counter() - started})
-            return AnswerStream(iter([refusal_for(question)]), refuse)
+            return AnswerStream(iter([reply]), refuse)
 
         generator = self.generator
         messages, used = build_messages(question, usable, count_tokens=generator.count_tokens, n_ctx=s.n_ctx,
@@ -186,6 +192,10 @@ class KnowledgeBase:
                           timings=timings, draft=raw)
 
         return AnswerStream(generator.stream(messages, **options), finish)
+
+    def _mentions(self, tokens: list[str]) -> bool:
+        store = self._open()
+        return bool(store and store.keyword_search(tokens, 1))
 
     # -- lifetime ---------------------------------------------------------------------------------------
     def close(self) -> None:

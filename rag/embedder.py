@@ -47,7 +47,9 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 try:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
 
+                    hf_logging.disable_progress_bar()  # a "Loading weights" bar on every start is noise
                     model = SentenceTransformer(self.model_name_or_path, device="cpu")
                 except (OSError, ValueError, RuntimeError) as exc:
                     raise ModelNotAvailable(

@@ -139,3 +139,15 @@ def test_answer_unsupported_by_the_passages_becomes_a_refusal(corpus, settings, 
     assert answer.refused and answer.citations == []
     assert answer.text.startswith("资料中没有相关信息") and "爱因斯坦" not in answer.text
     assert "爱因斯坦" in answer.draft
+
+
+def test_question_about_a_name_the_kb_never_mentions_is_refused_naming_it(corpus, settings, fake_embedder,
+                                                                          fake_generator):
+    with make_kb(settings.replace(relevance_floor=-1.0), fake_embedder, fake_generator) as kb:
+        kb.add([corpus])
+        answer = kb.ask("Kubernetes 的温度参数怎么设置？")
+        kept = kb.stream_ask("Q4_K_M 格式的模型有多大？")
+    assert answer.refused and "Kubernetes" in answer.text
+    assert fake_generator.prompts == []
+    list(kept)
+    assert fake_generator.prompts, "a name the KB does contain must not block the question"

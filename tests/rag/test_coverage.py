@@ -1,0 +1,30 @@
+from rag.coverage import names_in, unknown_names
+
+KNOWN = {"transformer", "q4_k_m", "llama.cpp", "温度", "论文"}
+
+
+def occurs(tokens):
+    return any(t in KNOWN for t in tokens)
+
+
+def test_latin_terms_and_proper_nouns_are_names_but_ordinary_words_are_not():
+    assert names_in("GPT-4 的参数量是多少？") == ["GPT-4"]
+    assert "诺贝尔物理学奖" in names_in("2025年诺贝尔物理学奖得主是谁？")
+    assert names_in("评估 RAG 的检索层常用哪些指标？") == ["RAG"]
+
+
+def test_questions_mostly_in_english_are_not_checked():
+    assert names_in("How many GPUs were used to train GPT-4?") == []
+
+
+def test_unknown_names_are_those_the_kb_never_mentions():
+    assert unknown_names("Mamba 相比 Transformer 有什么优势？", occurs) == ["Mamba"]
+    assert unknown_names("Q4_K_M 和 llama.cpp 是什么关系？", occurs) == []
+    # "GPT-4" must occur whole; knowing "gpt" and "4" separately is not enough.
+    knows_parts = lambda toks: all(t in {"gpt", "4"} for t in toks)  # noqa: E731
+    assert unknown_names("GPT-4 的参数量是多少？", knows_parts) == ["GPT-4"]
+
+
+def test_stopwords_inside_a_chinese_question_are_not_names():
+    assert unknown_names("什么是“迷失在中间”（lost in the middle）现象？", lambda toks: "lost" in toks or
+                         "middle" in toks) == []
