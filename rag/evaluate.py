@@ -31,6 +31,17 @@ class Question:
 
 
 @dataclass
+class QuestionResult:
+    id: str
+    question: str
+    rank: int | None = None  # of the first passage holding the evidence, in the top 5
+    answer: str = ""
+    refused: bool | None = None
+    correct: bool | None = None
+    citations_ok: list[bool] = field(default_factory=list)
+
+
+@dataclass
 class EvalResult:
     questions: int
     answerable: int
@@ -46,6 +57,7 @@ class EvalResult:
     false_refusal: float | None = None
     seconds: float = 0.0
     misses: list[str] = field(default_factory=list)
+    details: list[QuestionResult] = field(default_factory=list)
 
 
 def _norm(text: str) -> str:
@@ -87,11 +99,15 @@ def evaluate(kb, questions: list[Question], *, answers: bool = False, mode: str 
     floor = kb.settings.relevance_floor
     ranks, keeps, refuses, misses = [], [], [], []
     correct, cited, precise, refused_un, refused_ans = [], [], [], [], []
+    details = []
     for q in questions:
+        detail = QuestionResult(id=q.id, question=q.question)
+        details.append(detail)
         hits = kb.search(q.question, 5, mode=mode)
         over_floor = bool(relevant(hits, floor))
         if q.answerable:
             rank = next((i for i, h in enumerate(hits, 1) if holds_evidence(q, h.text, h.source)), None)
+            detail.rank = rank
             ranks.append(rank)
             keeps.append(over_floor)
             if rank is None:
@@ -101,14 +117,17 @@ def evaluate(kb, questions: list[Question], *, answers: bool = False, mode: str 
         if not answers:
             continue
         answer = kb.ask(q.question)
+        detail.answer, detail.refused = answer.text, answer.refused
         if not q.answerable:
             refused_un.append(answer.refused)
             continue
         refused_ans.append(answer.refused)
-        correct.append(not answer.refused and answer_correct(q, answer.text))
+        detail.correct = not answer.refused and answer_correct(q, answer.text)
+        correct.append(detail.correct)
         if not answer.refused:
             cited.append(bool(answer.citations))
-            precise.extend(holds_evidence(q, c.text, c.source) for c in answer.citations)
+            detail.citations_ok = [holds_evidence(q, c.text, c.source) for c in answer.citations]
+            precise.extend(detail.citations_ok)
     n = len(ranks) or 1
     return EvalResult(
         questions=len(questions), answerable=len(ranks),
@@ -119,7 +138,7 @@ def evaluate(kb, questions: list[Question], *, answers: bool = False, mode: str 
         floor_refuses_unanswerable=_mean(refuses) if refuses else 1.0,
         answer_accuracy=_mean(correct), answers_cited=_mean(cited), citation_precision=_mean(precise),
         refusal_unanswerable=_mean(refused_un), false_refusal=_mean(refused_ans),
-        seconds=time.perf_counter() - started, misses=misses,
+        seconds=time.perf_counter() - started, misses=misses, details=details,
     )
 
 

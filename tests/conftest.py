@@ -93,3 +93,23 @@ def shared_corpus() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/corpus is not beside the repo")
     return path
+
+
+def corpus_file(relative: str) -> Path:
+    """A file from ../shared/corpus, or a skip when the corpus is not beside the repo."""
+    path = SHARED / "corpus" / relative
+    if not path.is_file():
+        pytest.skip(f"{relative} is not in the shared corpus")
+    return path
+
+
+def load_with_warnings(loader, path: Path) -> tuple[list, list[str]]:
+    """A loader's sections and the messages of the LoaderWarnings it issued."""
+    import warnings
+
+    from ingest.loaders import LoaderWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sections = list(loader(path))
+    return sections, [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]

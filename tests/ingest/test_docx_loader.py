@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import re
-import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from ingest.loaders import LoaderWarning
 from ingest.loaders.docx import load_docx
 from rag.errors import LoaderError
+from tests.conftest import corpus_file, load_with_warnings
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
-def corpus_file(relative: str) -> Path:
-    path = CORPUS / relative
-    if not path.is_file():
-        pytest.skip(f"{relative} is not in the shared corpus")
-    return path
 
 
 def load(path: Path) -> tuple[list, list[str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sections = list(load_docx(path))
-    return sections, [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
+    return load_with_warnings(load_docx, path)
 
 
 def text_box_run(text: str):

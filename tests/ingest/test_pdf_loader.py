@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import inspect
 import re
-import warnings
 from pathlib import Path
 
 import pytest
 
-from ingest.loaders import LoaderWarning
 from ingest.loaders.pdf import garble_score, load_pdf, normalise
 from rag.errors import LoaderError, PasswordRequired
+from tests.conftest import corpus_file, load_with_warnings
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 ZH_LINE = "第一章 总则：本合同自双方签字之日起生效。"
 
 
-def corpus_file(relative: str) -> Path:
-    path = CORPUS / relative
-    if not path.is_file():
-        pytest.skip(f"{relative} is not in the shared corpus")
-    return path
 
 
 def load(path: Path) -> tuple[list, list[str]]:
-    """Sections and warning messages of one file."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sections = list(load_pdf(path))
-    return sections, [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
+    return load_with_warnings(load_pdf, path)
 
 
 @pytest.fixture(scope="module")

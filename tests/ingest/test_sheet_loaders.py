@@ -6,7 +6,6 @@ import csv
 import io
 import time
 import tracemalloc
-import warnings
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -14,26 +13,15 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from ingest.loaders import LoaderWarning
 from ingest.loaders.sheets import cell_text, load_csv, load_xls, load_xlsx
 from ingest.types import Section
 from rag.errors import LoaderError
+from tests.conftest import corpus_file, load_with_warnings
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-
-
-def corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.is_file():
-        pytest.skip(f"corpus file {name} is not available")
-    return path
+corpus = corpus_file
 
 
-def run(loader, path: Path) -> tuple[list[Section], list[str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sections = list(loader(path))
-    return sections, [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
+run = load_with_warnings
 
 
 def by_row(sections: list[Section], sheet: str) -> dict[int, Section]:

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import codecs
-import warnings
 from pathlib import Path
 
 import pytest
 
-from ingest.loaders import LoaderWarning
 from ingest.loaders.encoding import SAMPLE_BYTES, detect_encoding, read_text, sample_of, sniff_delimiter
 from ingest.loaders.text import PARAGRAPH_GROUP_CHARS, load_markdown, load_text
-from ingest.types import Section
 from rag.errors import LoaderError
+from tests.conftest import corpus_file, load_with_warnings
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-
-
-def corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.is_file():
-        pytest.skip(f"corpus file {name} is not available")
-    return path
+corpus = corpus_file
 
 
-def run(loader, path: Path) -> tuple[list[Section], list[str]]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sections = list(loader(path))
-    return sections, [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
+run = load_with_warnings
 
 
 # --- encoding ----------------------------------------------------------------------------------------------------
