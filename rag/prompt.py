@@ -1,12 +1,16 @@
 """The answer prompt: numbered passages with their locators, rules, and one worked example.
 
-A 1.5B model follows an example far better than a rule: with rules alone it wrote "[编号]" literally and
-cited in only a third of its answers. So the example is a real prior chat turn, not prose in the system
-prompt. Passages are fitted to the context window by counting tokens with the model's own tokenizer.
+A 1.5B model follows an example and a reminder next to the question far better than rules in the system
+prompt. Measured on 14 dev questions with Qwen2.5-Coder-1.5B: rules plus a worked example, 1 answer of 14
+carried an [n]; adding a one-line reminder after the question, 14 of 14 did, with no loss of accuracy. A
+reminder that also repeated the refusal rule made the model refuse 3 answerable questions, so it does not.
+The worked example is a real prior chat turn. Passages are fitted to the context window by counting tokens
+with the model's own tokenizer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,8 +45,14 @@ def passage_header(number: int, hit: Hit) -> str:
     return f"[{number}] 来源：{Path(hit.source).name}" + (f"，{locator}" if locator else "")
 
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
+REMINDER_ZH = "（回答时在每句话末尾用 [编号] 注明依据的资料。）"
+REMINDER_EN = "(After each sentence, cite the passage it comes from as [n].)"
+
+
 def user_message(question: str, passages: list[str]) -> str:
-    return "资料：\n" + "\n\n".join(passages) + f"\n\n问题：{question}"
+    reminder = REMINDER_ZH if _CJK.search(question) else REMINDER_EN
+    return "资料：\n" + "\n\n".join(passages) + f"\n\n问题：{question}\n{reminder}"
 
 
 def build_messages(question: str, hits: list[Hit], *, count_tokens: Callable[[str], int], n_ctx: int,
