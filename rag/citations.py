@@ -70,6 +70,11 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
         sentence = text[start:end]
         cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= len(passages)]
         content = _MARKER.sub("", sentence)
+        if len(_bigrams(content)) < 2:
+            # Markers trailing after the final stop ("…提出的 [2]。 [1]") back no claim of their own; the
+            # sentences before them were already checked and cited, so they are dropped.
+            out.append(content)
+            continue
         scores = [support(content, p.text) for p in passages]
         best = max(range(len(passages)), key=lambda i: scores[i]) + 1
         kept: list[int] = []

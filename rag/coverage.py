@@ -10,7 +10,8 @@ means the KB cannot answer, and we say so without calling the LLM, naming the mi
 
 Ordinary words are never checked: interrogatives and paraphrases ("多大", "哪一年", "指标") are often
 absent from the documents even when the answer is there. Questions written mostly in a Latin script are not
-checked either, since their words need not occur in documents written in Chinese.
+checked, only their acronyms, CamelCase and digit-bearing terms, since their ordinary words need not occur in
+documents written in Chinese.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rag.keyword import query_tokens
 
 _LATIN_TERM = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_ACRONYM = re.compile(r"[A-Z].*[A-Z]|[a-z][A-Z]|[0-9]")
 _PROPER_NOUN = {"nr", "ns", "nt", "nz"}
 
 
@@ -35,7 +37,9 @@ def _cjk_share(text: str) -> float:
 
 def names_in(question: str) -> list[str]:
     if _cjk_share(question) < 0.5:
-        return []
+        # In an English question only acronyms, CamelCase and digit-bearing terms are names ("DPO", "GPT-4");
+        # ordinary English words need not occur in documents written in Chinese.
+        return list(dict.fromkeys(m.group(0) for m in _LATIN_TERM.finditer(question) if _ACRONYM.search(m.group(0))))
     import jieba
     import jieba.posseg
 
@@ -49,7 +53,10 @@ def names_in(question: str) -> list[str]:
 def _lookup_tokens(name: str) -> list[str]:
     tokens = query_tokens(name)  # empty for stopwords ("of", "the"), which say nothing about the subject
     # A Latin term must occur whole: "GPT-4" is not known because "GPT-2" and "4" are.
-    return [name.lower()] if tokens and _LATIN_TERM.fullmatch(name) else tokens
+    if tokens and _LATIN_TERM.fullmatch(name):
+        whole = name.lower()
+        return [whole, whole[:-1]] if whole.endswith("s") and len(whole) > 3 else [whole]  # "LLMs" → "llm"
+    return tokens
 
 
 def unknown_names(question: str, occurs: Callable[[list[str]], bool]) -> list[str]:

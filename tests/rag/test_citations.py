@@ -61,3 +61,9 @@ def test_best_quote_picks_the_matching_sentence():
 def test_answer_that_no_passage_supports_gets_no_citation():
     text, cites = attribute("2025年诺贝尔物理学奖得主是阿方索·爱因斯坦。", PASSAGES)
     assert cites == []
+
+
+def test_markers_trailing_after_the_last_sentence_are_not_trusted():
+    text, cites = attribute("温度越低，输出越确定 [1]。 [3]", PASSAGES)
+    assert [c.number for c in cites] == [1]
+    assert "[3]" not in text

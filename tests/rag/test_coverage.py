@@ -13,8 +13,10 @@ def test_latin_terms_and_proper_nouns_are_names_but_ordinary_words_are_not():
     assert names_in("评估 RAG 的检索层常用哪些指标？") == ["RAG"]
 
 
-def test_questions_mostly_in_english_are_not_checked():
-    assert names_in("How many GPUs were used to train GPT-4?") == []
+def test_in_english_questions_only_acronyms_and_camelcase_are_names():
+    assert names_in("How many GPUs were used to train GPT-4?") == ["GPUs", "GPT-4"]
+    assert names_in("What license is Mistral 7B released under?") == []
+    assert names_in("How do I fine-tune a model with DPO?") == ["DPO"]
 
 
 def test_unknown_names_are_those_the_kb_never_mentions():
