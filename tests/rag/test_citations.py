@@ -67,3 +67,11 @@ def test_markers_trailing_after_the_last_sentence_are_not_trusted():
     text, cites = attribute("温度越低，输出越确定 [1]。 [3]", PASSAGES)
     assert [c.number for c in cites] == [1]
     assert "[3]" not in text
+
+
+def test_english_answer_over_chinese_passages_keeps_the_models_valid_markers():
+    text, cites = attribute("Quantization shrinks the model about eight times [3][9].", PASSAGES)
+    assert [c.number for c in cites] == [3]
+    assert "[9]" not in text and "[3]" in text
+    text, cites = attribute("Top-p sampling is also called nucleus sampling.", PASSAGES)
+    assert [c.number for c in cites] == [1] and "[1]" in text
