@@ -28,5 +28,15 @@ def test_unknown_names_are_those_the_kb_never_mentions():
 
 
 def test_stopwords_inside_a_chinese_question_are_not_names():
-    assert unknown_names("什么是“迷失在中间”（lost in the middle）现象？", lambda toks: "lost" in toks or
-                         "middle" in toks) == []
+    knows = lambda toks: "lost" in toks or "middle" in toks or not any(t.isascii() for t in toks)  # noqa: E731
+    assert unknown_names("什么是“迷失在中间”（lost in the middle）现象？", knows) == []
+
+
+def test_two_missing_content_words_mean_the_kb_does_not_cover_the_question():
+    known = {"训练", "模型", "生成", "温度", "参数", "作用"}
+    occurs_in_kb = lambda toks: all(t in known for t in toks)  # noqa: E731
+    assert unknown_names("如何训练一个扩散模型生成图片？", occurs_in_kb) == ["扩散", "图片"]
+    # One paraphrased word ("情况") is not enough to refuse.
+    assert unknown_names("温度参数在什么情况下起作用？", occurs_in_kb) == []
+    # English questions are left to the names check.
+    assert unknown_names("How do I train a diffusion model?", occurs_in_kb) == []
