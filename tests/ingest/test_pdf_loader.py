@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders.pdf import garble_score, load_pdf, normalise
+from ingest.loaders.pdf import load_pdf
+from ingest.loaders.pdftext import garble_score, normalise
 from rag.errors import LoaderError, PasswordRequired
 from tests.conftest import corpus_file, load_with_warnings
 
