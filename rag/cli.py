@@ -253,3 +253,33 @@ def setup(llm):
     click.echo(f"embedding model: {resolve_embedding_model(settings.embedding_model, cache)}")
     if llm:
         click.echo(f"LLM: {resolve_llm_model(settings.llm_model, cache)}")
+
+
+@main.command()
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 shares the UI with your network.")
+@kb_option
+@errors_to_exit
+def ui(port, host, kb_dir):
+    """Serve the web UI (Streamlit): ask questions with cited answers, upload and manage documents.
+
+    Example: rag ui --kb data/index --port 8501
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:
+        raise UsageError("streamlit is not installed: run `make setup` (or pip install -e .)")
+    settings = Settings.load(kb=kb_dir)
+    script = Path(__file__).resolve().parents[1] / "app" / "main.py"
+    env = {**os.environ, "RAG_KB": settings.kb}  # the app reads its default KB from the settings
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
+               f"--server.port={port}", f"--server.address={host}", "--browser.gatherUsageStats=false",
+               f"--server.maxUploadSize={settings.max_upload_mb}", "--client.toolbarMode=minimal",
+               "--client.showErrorDetails=type"]
+    shown = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host
+    click.echo(f"Knowledge base {settings.kb}: open http://{shown}:{port} in a browser. Ctrl-C stops the server.")
+    sys.stdout.flush()  # exec discards whatever is still buffered
+    # Become the server rather than wrap it: Ctrl-C and a supervisor's SIGTERM then reach Streamlit itself,
+    # and no orphaned server is left behind when this process is killed.
+    os.execve(sys.executable, command, env)

@@ -81,3 +81,21 @@ def test_eval_reports_recall(runner, docs, tmp_path):
     result = runner.invoke(main, ["eval", str(questions), "--kb", "kb", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["recall_at_5"] == 1.0
+
+
+def test_ui_becomes_the_streamlit_server_for_the_chosen_kb(runner, monkeypatch):
+    import os
+    import sys
+
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((path, argv, env)))
+    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "12")
+    result = runner.invoke(main, ["ui", "--kb", "my-kb", "--port", "8600"])
+    assert result.exit_code == 0, result.output
+    assert "http://localhost:8600" in result.output and "my-kb" in result.output
+    [(path, argv, env)] = calls
+    assert path == sys.executable and argv[:4] == [sys.executable, "-m", "streamlit", "run"]
+    assert Path(argv[4]) == Path(__file__).resolve().parents[2] / "app" / "main.py"
+    assert {"--server.port=8600", "--server.address=127.0.0.1", "--server.maxUploadSize=12",
+            "--server.headless=true"} <= set(argv)
+    assert env["RAG_KB"] == "my-kb"

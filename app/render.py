@@ -1,0 +1,107 @@
+"""Safe rendering of untrusted text, and of answers with their citations.
+
+Document text, file names and model output are untrusted: a document can hold `<script>`, a markdown image
+that would make the browser fetch a URL, or a `javascript:` link. Streamlit already refuses raw HTML unless
+asked, and we never ask (`unsafe_allow_html` is not used anywhere). On top of that every ASCII punctuation
+character is backslash-escaped, which CommonMark allows for all of them, so no markdown, LaTeX (`$`) or
+Streamlit directive (`:red[...]`) in the text takes effect either. The only markup in the output is ours.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from rag.errors import ModelNotAvailable, RagError
+from rag.types import Answer, Citation
+
+_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_LEADING = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
+def escape_md(text: str) -> str:
+    """Text that renders as itself in st.markdown: punctuation escaped, line breaks kept."""
+    text = _PUNCT.sub(r"\\\1", text.replace("\r", ""))
+    # Leading spaces would start an indented code block; non-breaking spaces keep the indent as plain text.
+    text = _LEADING.sub(lambda m: "\u00a0" * len(m.group().expandtabs(4)), text)
+    return text.replace("\n", "  \n")
+
+
+def code(text: str) -> str:
+    """Text as an inline code span. Backslash escapes do not work inside one, but nothing else is parsed
+    there either, so only the backticks that would close it early (and line breaks) are taken out."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`"
+
+
+NO_MODEL = ("The local models are missing or incomplete. In the project folder run `make setup` (or "
+            "`pip install -e '.[models]'` and then `rag setup`), then reload this page.")
+
+
+def error(exc: RagError) -> None:
+    """A library error as the user sees it: its message, plus how to install the models when they are missing."""
+    st.error(escape_md(str(exc)), icon=":material/error:")
+    if isinstance(exc, ModelNotAvailable):
+        st.info(NO_MODEL, icon=":material/download:")
+
+
+def highlight(text: str, quote: str) -> str:
+    """The passage, escaped, with the supporting quote on a coloured background (line by line)."""
+    start = text.find(quote) if quote.strip() else -1
+    if start < 0:
+        return escape_md(text)
+    end = start + len(quote)
+    marked = "  \n".join(f":orange-background[{escape_md(line)}]" if line.strip() else ""
+                         for line in text[start:end].split("\n"))
+    return escape_md(text[:start]) + marked + escape_md(text[end:])
+
+
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # an escaped [n]
+
+
+def markers(escaped: str, numbers: set[int]) -> str:
+    """Make the [n] of existing citations stand out, so the eye finds the matching source below."""
+    return _MARKER.sub(lambda m: f":blue[**{m.group()}**]" if int(m.group(1)) in numbers else m.group(), escaped)
+
+
+def message(entry: dict, index: int) -> None:
+    """One chat turn from the history: {"role": "user", "text"} or {"role": "assistant", "answer"/"error"},
+    the error being the RagError itself."""
+    with st.chat_message(entry["role"]):
+        if entry["role"] == "user":
+            st.markdown(escape_md(entry["text"]))
+        elif "error" in entry:
+            error(entry["error"])
+        else:
+            answer(entry["answer"], index)
+
+
+def answer(result: Answer, index: int) -> None:
+    if result.refused:
+        st.info(escape_md(result.text))
+    else:
+        st.markdown(markers(escape_md(result.text), {c.number for c in result.citations}))
+        for c in result.citations:
+            citation(c, key=f"{index}-{c.number}")
+    timings(result.timings)
+
+
+def citation(c: Citation, key: str) -> None:
+    path = Path(c.source)
+    label = f"[{c.number}] {path.name}" + (f" · {c.locator}" if c.locator else "")
+    with st.expander(escape_md(label)):
+        st.markdown(highlight(c.text, c.quote))
+        if path.is_file():
+            # Read on click, not on every rerun: a history of answers citing a big PDF stays cheap.
+            st.download_button(escape_md(f"Download {path.name}"), data=functools.partial(path.read_bytes),
+                               file_name=path.name, key=f"download-{key}", on_click="ignore",
+                               icon=":material/download:")
+
+
+def timings(t: dict[str, float]) -> None:
+    parts = [f"{label} {t[name]:.2f} s" for name, label in
+             (("retrieval", "retrieval"), ("first_token", "first token"), ("total", "total")) if name in t]
+    if parts:
+        st.caption(" · ".join(parts))

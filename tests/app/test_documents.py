@@ -1,0 +1,125 @@
+"""The documents page with the fake embedder: upload and ingest, the table, delete and re-index."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+
+from app.uploads import UPLOADS
+from tests.app.conftest import ask, go_to, start
+
+MD = "text/markdown"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_bytes() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "模型"
+    sheet.append(["模型", "许可证"])
+    sheet.append(["Mistral 7B", "Apache 2.0"])
+    sheet.append(["Llama 3", "Llama 3 Community License"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def plain(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def table(at) -> list[dict]:
+    return at.dataframe[0].value.to_dict("records") if at.dataframe else []
+
+
+def upload(at, files):
+    at.file_uploader[0].set_value(files).run()
+    next(b for b in at.button if b.label == "Add to knowledge base").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at, label: str):
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_upload_ingests_good_files_and_names_the_broken_one(kb_dir, fake_generator):
+    at = go_to(start(), "documents")
+    assert "No documents yet" in at.info[0].value
+    upload(at, [("温度 说明.md", "# 温度\n温度越低，回答越确定。\n".encode(), MD),
+                ("licenses.xlsx", xlsx_bytes(), XLSX),
+                ("broken.docx", b"this is not a zip file", "application/octet-stream")])
+
+    success = plain(at.success[0].value)
+    assert success.startswith("Added 2: ") and "温度 说明.md" in success and "licenses.xlsx" in success
+    failed = plain(at.error[0].value)
+    assert failed.startswith("Failed 1") and "broken.docx" in failed
+    rows = {r["name"]: r for r in table(at)}
+    assert set(rows) == {"温度 说明.md", "licenses.xlsx"}
+    assert rows["licenses.xlsx"]["type"] == "xlsx" and rows["licenses.xlsx"]["pages / rows"].endswith("rows")
+    assert all(r["chunks"] >= 1 and r["added (UTC)"] for r in rows.values())
+    assert sorted(p.name for p in (kb_dir / UPLOADS).iterdir()) == ["broken.docx", "licenses.xlsx", "温度 说明.md"]
+    assert not at.file_uploader[0].value  # a fresh uploader: the next click does not ingest them again
+
+    fake_generator.replies.append("Mistral 7B 使用 Apache 2.0 许可证 [1]。")
+    answer = ask(go_to(at, "chat"), "Mistral 7B 的许可证是 Apache 2.0 吗？").chat_message[1]
+    assert [plain(e.label) for e in answer.expander] == ["[1] licenses.xlsx · 模型, rows 2-3"]
+
+
+def test_upload_names_are_sanitised_and_stay_inside_the_kb(kb_dir, tmp_path):
+    at = go_to(start(), "documents")
+    upload(at, [("../../escape.md", b"# x\nescape attempt\n", MD),
+                ("..\\..\\win.md", b"# y\nwindows separators\n", MD),
+                ("<b>bold.md", b"# z\nangle brackets\n", MD)])
+    stored = sorted(p.name for p in (kb_dir / UPLOADS).iterdir())
+    assert stored == ["_b_bold.md", "escape.md", "win.md"]
+    assert not (tmp_path / "escape.md").exists() and not (kb_dir.parent / "escape.md").exists()
+    assert sorted(r["name"] for r in table(at)) == stored
+
+
+def test_upload_over_the_size_limit_is_refused(kb_dir, monkeypatch):
+    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "1")
+    at = go_to(start(), "documents")
+    upload(at, [("big.txt", b"x" * (1024 * 1024 + 1), "text/plain"), ("small.txt", b"small file\n", "text/plain")])
+    assert "big.txt" in plain(at.error[0].value) and "1 MB limit" in plain(at.error[0].value)
+    assert [r["name"] for r in table(at)] == ["small.txt"]
+    assert not (kb_dir / UPLOADS / "big.txt").exists()
+
+
+def test_delete_asks_first_then_removes_the_document_and_its_upload(kb_dir, fake_generator):
+    at = go_to(start(), "documents")
+    upload(at, [("quant.md", "# 量化\n量化把浮点权重压缩成 4 位整数。\n".encode(), MD),
+                ("temperature.md", "# 温度\n温度越低，回答越确定。\n".encode(), MD)])
+    target = str((kb_dir / UPLOADS / "quant.md").resolve())
+    at.multiselect(key="delete_selection").select(target).run()
+    click(at, "Delete…")
+    assert "Delete 1 document(s)?" in at.warning[0].value
+    click(at, "Cancel")
+    assert len(table(at)) == 2 and not at.warning
+
+    click(at, "Delete…")
+    click(at, "Yes")
+    assert plain(at.success[0].value) == "Deleted 1: quant.md"
+    assert [r["name"] for r in table(at)] == ["temperature.md"]
+    assert not (kb_dir / UPLOADS / "quant.md").exists()
+
+    fake_generator.replies.append("量化把浮点权重压缩成 4 位整数 [1]。")
+    answer = ask(go_to(at, "chat"), "量化把浮点权重压缩成几位整数？").chat_message[1]
+    assert not any("quant.md" in e.label for e in answer.expander)  # no longer cited
+
+
+def test_reindex_asks_first_and_picks_up_changed_files(kb_dir, docs, fake_embedder):
+    from tests.app.conftest import fill
+
+    fill(kb_dir, fake_embedder, [docs])
+    at = go_to(start(), "documents")
+    (docs / "quant.md").write_text("# 量化\n量化后的模型更小。\n", encoding="utf-8")
+    click(at, "Re-index…")
+    assert "Re-index all 2 documents?" in at.warning[0].value
+    click(at, "Yes")
+    assert plain(at.success[0].value).startswith("Updated 1: quant.md")
+    assert "Unchanged 1: temperature.md" in plain(at.info[0].value)
