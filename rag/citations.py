@@ -30,6 +30,7 @@ from rag.types import Citation, Hit
 
 SUPPORT = 0.45  # share of a sentence's bigrams found in a passage for the passage to support it
 GROUNDED = 0.3  # the weaker bar for the answer as a whole, which also carries the model's own wording
+WEAK = 0.2  # below this a cited passage is not kept even when no other passage does better
 _MARKER = re.compile(r"\s*[\[【［]\s*(?:资料|来源|passage|source|ID:?)?\s*([0-9０-９][0-9０-９,，、\s]*)\s*[\]】］]",
                      re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\s*[\[【]\s*(?:编号|n|N|数字|number)\s*[\]】]")
@@ -96,7 +97,8 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
         best = max(eligible, key=lambda i: scores[i]) + 1
         kept: list[int] = []
         for n in dict.fromkeys(cited):
-            if n - 1 in eligible and (scores[n - 1] >= SUPPORT or scores[n - 1] >= scores[best - 1] - 0.1):
+            near_best = scores[n - 1] >= max(scores[best - 1] - 0.1, WEAK)
+            if n - 1 in eligible and (scores[n - 1] >= SUPPORT or near_best):
                 kept.append(n)
         if not kept and len(_bigrams(content)) >= 3 and scores[best - 1] >= SUPPORT:
             kept = [best]

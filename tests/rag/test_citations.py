@@ -100,3 +100,8 @@ def test_english_answer_is_attributed_by_its_terms_and_numbers():
     assert [c.number for c in cites] == [3] and "[3]" in text
     text, cites = attribute("Q8_0 uses about 8.5 bits per weight.", ROWS)
     assert [c.number for c in cites] == [1]
+
+
+def test_a_marker_on_a_sentence_that_no_passage_supports_is_dropped():
+    text, cites = attribute("温度越低，输出越确定 [1]。编号为 [2]。", PASSAGES)
+    assert [c.number for c in cites] == [1] and "[2]" not in text
