@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ SCHEMA_VERSION = 1
 CONFIG_FILE, DB_FILE = "config.json", "kb.sqlite"
 _BATCH = 500  # ids per `IN (...)`: well under SQLite's variable limit on every version
 _FETCH = 20_000  # vectors per fetchmany when loading the index: about 30 MB at dim 384
+ROW_BUDGET = 30_000  # rows one keyword query may score: ~50-100 ms on a busy 2-core machine (keyword_search)
 
 _SCHEMA = """
 BEGIN;
@@ -63,6 +64,9 @@ class KBConfig:
     chunk_size: int
     chunk_overlap: int
     created_at: str  # ISO 8601, UTC
+    # From this many chunks on, the vector index is approximate (IVF-SQ8, see rag.vectors); 0: always exact.
+    # Missing in config.json files written before it existed, which then get the default.
+    ann_min_chunks: int = 200_000
 
 
 class NothingToDo(Exception):
@@ -76,7 +80,8 @@ def rebuild_hint(path: Path) -> str:
 def read_config(path: Path) -> KBConfig:
     try:
         raw = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        config = KBConfig(**{f.name: raw[f.name] for f in fields(KBConfig)})
+        config = KBConfig(**{f.name: raw[f.name] for f in fields(KBConfig)
+                             if f.name in raw or f.default is MISSING})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path / CONFIG_FILE} is unreadable ({exc}); {rebuild_hint(path)}") from exc
     if config.schema_version != SCHEMA_VERSION:
@@ -244,11 +249,46 @@ def fts_query(tokens: list[str]) -> str:
     return " OR ".join(dict.fromkeys(quoted))
 
 
+def _df(db: sqlite3.Connection, tokens: list[str]) -> dict[str, int]:
+    """How many chunks hold each token, from FTS5's own vocabulary (a seek per term, no row scan)."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.keyword_df USING fts5vocab(main, keywords, 'row')")
+    found: dict[str, int] = {}
+    for batch in (tokens[i:i + _BATCH] for i in range(0, len(tokens), _BATCH)):
+        sql = f"SELECT term, doc FROM temp.keyword_df WHERE term IN ({','.join('?' * len(batch))})"
+        found.update(db.execute(sql, batch).fetchall())
+    return found
+
+
 def keyword_search(db: sqlite3.Connection, tokens: list[str], k: int) -> list[tuple[int, float]]:
-    expression = fts_query(tokens)
-    if not expression or k <= 0:
+    """The best k chunks by BM25 over any of `tokens`, scoring at most about ROW_BUDGET rows.
+
+    FTS5 scores every row an OR query matches before it keeps the best k, so one very common token makes a
+    query slow: at 1M chunks a token in 12% of them took 360 ms (`bench.search`). Such tokens add little to
+    BM25 (low IDF), so tokens are taken rarest first while the rows they match fit the budget; the rarest is
+    always kept. Rows holding only a dropped token can still fill up a short result, unranked and scored 0,
+    so "does any token occur" (the unknown-name refusal) keeps its answer. Below ROW_BUDGET chunks in all,
+    nothing is ever dropped.
+    """
+    if k <= 0:
+        return []
+    df = _df(db, tokens)
+    kept, dropped, rows_to_score = [], [], 0
+    for t in sorted(dict.fromkeys(tokens), key=lambda t: df.get(t, 0)):
+        if kept and rows_to_score + df.get(t, 0) > ROW_BUDGET:
+            dropped.append(t)
+        else:
+            kept.append(t)
+            rows_to_score += df.get(t, 0)
+    expression = fts_query(kept)
+    if not expression:
         return []
     # `rank` is bm25() by default, and ORDER BY rank LIMIT k lets FTS5 keep only the best k.
     rows = db.execute("SELECT rowid, rank FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
                       (expression, k)).fetchall()
-    return [(int(cid), -float(score)) for cid, score in rows]  # FTS5's bm25 is lower-is-better; negate
+    hits = [(int(cid), -float(score)) for cid, score in rows]  # FTS5's bm25 is lower-is-better; negate
+    if dropped and len(hits) < k:
+        seen = {cid for cid, _ in hits}
+        more = db.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? LIMIT ?",
+                          (fts_query(dropped), k + len(seen))).fetchall()
+        hits += [(int(cid), 0.0) for (cid,) in more if cid not in seen][:k - len(hits)]
+    return hits

@@ -14,6 +14,8 @@ Trade-offs:
   about 2 s at 100k chunks of dim 384, against 0.2 s to load a good index.faiss.
 - `flush` writes index.faiss only at the end of a `writer()` block: rewriting 150 MB per document would cost
   more than the embedding. Until then the file lags and readers replay from SQLite.
+- Large KBs get an approximate (IVF) index instead of the flat one (`rag.vectors`); the store rebuilds the
+  index as the other type when `flush` finds it crossed `KBConfig.ann_min_chunks`.
 - One RLock serializes the connection and the index inside a Store: a flat-index search takes milliseconds,
   so finer locking would buy little. `write.lock` serializes writers across processes; readers never take it.
 """
@@ -28,7 +30,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from ingest.types import Chunk
@@ -51,7 +52,7 @@ class Store:
     def __init__(self, path: Path, config: KBConfig, db: sqlite3.Connection) -> None:
         self.path, self.config, self._db = path, config, db
         self._mutex = threading.RLock()
-        self._index: faiss.IndexIDMap2 = vectors.new_index(config.dim)
+        self._index: vectors.Index = vectors.new_index(config.dim)
         self._gen: int | None = None  # the SQLite generation self._index reflects; None: not loaded yet
         self._writer_thread: int | None = None  # the thread holding write.lock through this Store
 
@@ -175,8 +176,11 @@ class Store:
         """Write index.faiss and its sidecar for the current generation, then drop the tombstones it covers."""
         with self._locked(10.0), self._mutex:
             self._sync()
+            rebuilt = vectors.wants_rebuild(self._index, self.config.ann_min_chunks)
+            if rebuilt:
+                self._index = self._rebuild()
             meta = vectors.read_meta(self.path)
-            if meta is None or meta.generation != self._gen or not (self.path / vectors.INDEX_FILE).exists():
+            if rebuilt or meta is None or meta.generation != self._gen or not (self.path / vectors.INDEX_FILE).exists():
                 vectors.save(self.path, self._index, self._gen or 0)
             kbdb.prune_tombstones(self._db, self._gen or 0)
 
@@ -213,13 +217,22 @@ class Store:
                                 index.ntotal, DB_FILE, count)
                     index = None
             if index is None:
-                index = vectors.new_index(self.config.dim)
-                self._replay(index, -1)
+                index = self._rebuild()
             self._index, self._gen = index, gen
         finally:
             self._db.execute("COMMIT")
 
-    def _load_file(self, pruned: int, gen: int) -> tuple[faiss.IndexIDMap2 | None, int]:
+    def _rebuild(self) -> vectors.Index:
+        """A new index from every vector in SQLite, of the type its size calls for."""
+        count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        ids, matrix = np.empty(count, np.int64), np.empty((count, self.config.dim), np.float32)
+        n = 0
+        for batch_ids, batch in kbdb.vectors_since(self._db, -1, self.config.dim):
+            ids[n:n + len(batch_ids)], matrix[n:n + len(batch_ids)] = batch_ids, batch
+            n += len(batch_ids)
+        return vectors.build(self.config.dim, ids[:n], matrix[:n], self.config.ann_min_chunks)
+
+    def _load_file(self, pruned: int, gen: int) -> tuple[vectors.Index | None, int]:
         meta = vectors.read_meta(self.path)
         if meta is None:
             log.warning("%s has no readable %s; rebuilding the vector index from %s",
@@ -234,7 +247,7 @@ class Store:
             log.warning("rebuilding the vector index of %s from %s", self.path, DB_FILE)
         return index, meta.generation
 
-    def _replay(self, index: faiss.IndexIDMap2, base: int) -> None:
+    def _replay(self, index: vectors.Index, base: int) -> None:
         # Removals first: a chunk replaced by an identical one is tombstoned and re-inserted under its old id.
         vectors.remove(index, kbdb.removed_since(self._db, base))
         for ids, matrix in kbdb.vectors_since(self._db, base, self.config.dim):
