@@ -83,7 +83,7 @@ def answer(result: Answer, index: int) -> None:
         st.info(escape_md(result.text))
     else:
         st.markdown(markers(escape_md(result.text), {c.number for c in result.citations}))
-        for c in result.citations:
+        for c in sorted(result.citations, key=lambda c: c.number):  # in the order of the [n], not of use
             citation(c, key=f"{index}-{c.number}")
     timings(result.timings)
 

@@ -130,3 +130,15 @@ def test_a_question_waits_while_another_session_holds_the_model(filled, fake_gen
     ask(at, "温度越低回答会怎样？")
     assert released and started and started[0] >= released[0]  # generation began only after the release
     assert at.chat_message[1].expander and not lock.locked()
+
+
+def test_citations_are_listed_in_number_order(filled, fake_generator):
+    at = start()
+    ask(at, "温度越低回答会怎样？量化压缩成几位整数？")  # a first turn shows which file the prompt numbers [1]
+    prompt = fake_generator.prompts[0][-1]["content"]
+    first, second = ("temperature.md", "quant.md") if prompt.index("temperature.md") < prompt.index("quant.md") \
+        else ("quant.md", "temperature.md")
+    sentences = {"temperature.md": "温度越低，回答越确定", "quant.md": "量化把 16 位浮点权重压缩成 4 位整数"}
+    fake_generator.replies.append(f"{sentences[second]} [2]。{sentences[first]} [1]。")  # [2] is used first
+    answer = ask(at, "温度越低回答会怎样？量化压缩成几位整数？").chat_message[3]
+    assert [plain(e.label).split(" · ")[0] for e in answer.expander] == [f"[1] {first}", f"[2] {second}"]
