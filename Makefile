@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 KB     ?= data/index
+PORT   ?= 8501
 
 .PHONY: setup demo index test test-fast bench clean
 
@@ -21,8 +22,11 @@ $(STAMP): pyproject.toml
 index: setup
 	HF_HUB_OFFLINE=1 $(BIN)/rag ingest data/samples --kb $(KB)
 
-demo: index
-	HF_HUB_OFFLINE=1 $(BIN)/rag ask --kb $(KB)
+# The web UI on the sample KB. data/samples/ is indexed the first time only: later runs start at once
+# instead of loading the embedding model to find nothing changed (`make index` re-checks).
+demo: setup
+	test -f $(KB)/config.json || HF_HUB_OFFLINE=1 $(BIN)/rag ingest data/samples --kb $(KB)
+	HF_HUB_OFFLINE=1 $(BIN)/rag ui --kb $(KB) --port $(PORT)
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -rs
