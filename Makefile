@@ -34,5 +34,21 @@ test: setup
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
 
+# Benchmarks: each script prints a table and rewrites its section of BENCHMARKS.md. About an hour on 2 cores;
+# `make bench BENCH_ARGS=--quick` is a smoke run of about 10 minutes. langchain-huggingface goes in with --no-deps:
+# it pins huggingface-hub<2, which would downgrade the hub library that transformers and sentence-transformers use.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[bench]'
+	$(BIN)/pip install --quiet --no-deps langchain-huggingface==1.2.3
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.ingest $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.search $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) $(KB) *.egg-info .pytest_cache

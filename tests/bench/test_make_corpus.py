@@ -14,8 +14,7 @@ def corpus_data(tmp_path: Path) -> Path:
     data = tmp_path / "cmrc"
     data.mkdir()
     with open(data / "cmrc2018_dev_sub300.corpus.jsonl", "w", encoding="utf-8") as f:
-        for p in PASSAGES:
-            f.write(json.dumps(p, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in PASSAGES)
     return data
 
 
