@@ -39,6 +39,7 @@ _REFUSALS = ("没有相关信息", "没有提到", "未提及", "没有提供", 
 _TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[\u2e80-\u9fff\uf900-\ufaff]", re.IGNORECASE)
 # Terms like "Q4_K_M", "all-MiniLM-L6-v2", "k1", "8.5"; plain English words are anchors too, but only the ones
 # that some passages have and others lack count (see `_anchor_fit`).
+_TERM = re.compile(r"[A-Z0-9_]")
 _ANCHOR = re.compile(r"[0-9]+(?:\.[0-9]+)?(?![0-9])|[a-z][a-z0-9]*(?:[_\-.][a-z0-9]+)*", re.IGNORECASE)
 
 
@@ -128,16 +129,22 @@ def _cross_lingual(answer: str, passages: list[Hit]) -> bool:
     return abs(_cjk_share(_MARKER.sub("", answer)) - _cjk_share(body)) > 0.6
 
 
-def _anchors(text: str) -> set[str]:
-    return {a.lower() for a in _ANCHOR.findall(text)}
+def _anchors(text: str, *, terms_only: bool = False) -> set[str]:
+    """Numbers and Latin-script words; with `terms_only`, just numbers and words that look like terms (an
+    uppercase letter after the first, a digit or an underscore: PPO, RLHF, k1, Q4_K_M), since the ordinary
+    words of an English answer ("model", "language") match a Chinese passage's glosses by chance."""
+    found = _ANCHOR.findall(text)
+    if terms_only:
+        found = [a for a in found if _TERM.search(a[1:]) or a[0].isdigit()]
+    return {a.lower() for a in found}
 
 
-def _anchor_fit(sentence: str, anchor_sets: list[set[str]]) -> list[float]:
+def _anchor_fit(sentence: str, anchor_sets: list[set[str]], *, terms_only: bool = False) -> list[float]:
     """For each passage, the weighted share of the sentence's telling anchors it contains. An anchor is telling
     when some passages have it and others do not; rarer ones weigh more. All zeros when none is telling."""
     n = len(anchor_sets)
     weights = {}
-    for anchor in _anchors(sentence):
+    for anchor in _anchors(sentence, terms_only=terms_only):
         df = sum(anchor in s for s in anchor_sets)
         if 0 < df < n:
             weights[anchor] = math.log(1 + n / df)
@@ -161,7 +168,7 @@ def _cross_lingual_markers(text: str, passages: list[Hit], anchor_sets: list[set
         if not _TOKEN.search(content):
             out.append(content)
             continue
-        fit = _anchor_fit(content, anchor_sets)
+        fit = _anchor_fit(content, anchor_sets, terms_only=True)
         top = max(fit)
         kept = list(dict.fromkeys(n for n in cited if fit[n - 1] >= top - 1e-9))
         if top >= 0.5 and not kept and cited:
@@ -171,7 +178,7 @@ def _cross_lingual_markers(text: str, passages: list[Hit], anchor_sets: list[set
             quotes.setdefault(n, []).append(content)
     text = "".join(out).strip()
     if not quotes:
-        fit = _anchor_fit(text, anchor_sets)
+        fit = _anchor_fit(text, anchor_sets, terms_only=True)
         best = max(range(len(passages)), key=lambda i: fit[i]) + 1 if max(fit) > 0 else 1
         text = _with_markers(text, [best])
         quotes[best] = [text]

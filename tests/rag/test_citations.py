@@ -105,3 +105,12 @@ def test_english_answer_is_attributed_by_its_terms_and_numbers():
 def test_a_marker_on_a_sentence_that_no_passage_supports_is_dropped():
     text, cites = attribute("温度越低，输出越确定 [1]。编号为 [2]。", PASSAGES)
     assert [c.number for c in cites] == [1] and "[2]" not in text
+
+
+def test_ordinary_english_words_do_not_pull_a_citation_to_a_glossary_gloss():
+    glossary = [
+        hit("术语 | English | 解释\n大语言模型 | Large Language Model | 以预测下一个 token 为任务的神经网络。", 1),
+        hit("术语 | English | 解释\n人类反馈强化学习 | RLHF | 先训练奖励模型，再用 PPO 等强化学习算法优化语言模型。", 2),
+    ]
+    text, cites = attribute("In RLHF, PPO is used to optimize the language model [1].", glossary)
+    assert [c.number for c in cites] == [2]
