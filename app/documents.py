@@ -132,13 +132,13 @@ def _label(kb: KnowledgeBase) -> Callable[[str], str]:
     return label
 
 
-def _confirm(key: str, question: str, action: Callable[[], None]) -> bool:
-    """A two-step button: the first click asks `question`, "Yes" runs `action`. True while asking."""
+def _confirm(key: str, question: str, yes: str, action: Callable[[], None]) -> bool:
+    """A two-step button: the first click asks `question` (markdown), `yes` runs `action`. True while asking."""
     if not st.session_state.get(key):
         return False
-    st.warning(question)
-    left, right = st.columns(2)
-    left.button("Yes", type="primary", key=f"{key}-yes", on_click=action, width="stretch")
+    st.warning(question, icon=":material/help:")
+    left, right, _ = st.columns([1, 1, 3])
+    left.button(yes, type="primary", key=f"{key}-yes", on_click=action, width="stretch")
     right.button("Cancel", key=f"{key}-no", on_click=lambda: st.session_state.pop(key, None), width="stretch")
     return True
 
@@ -151,9 +151,10 @@ def _delete(kb: KnowledgeBase, documents: list[Document]) -> None:
     chosen = st.multiselect("Documents to delete", sources, format_func=_label(kb), key="delete_selection",
                             placeholder="Choose documents")
     pending = st.session_state.get("delete_pending")
-    question = (f"Delete {len(pending or [])} document(s)? Their passages and vectors leave the index, and "
-                "uploaded copies are deleted. Original files elsewhere are not touched.")
-    if not _confirm("delete_pending", question, lambda: _confirmed_delete(kb)):
+    names = ", ".join(escape_md(Path(s).name) for s in pending or [])
+    question = (f"Delete {len(pending or [])} document(s): **{names}**? Their passages and vectors leave the "
+                "index, and uploaded copies are deleted. Original files elsewhere are not touched.")
+    if not _confirm("delete_pending", question, "Delete", lambda: _confirmed_delete(kb)):
         st.button("Delete…", disabled=not chosen, icon=":material/delete:",
                   on_click=lambda: st.session_state.update(delete_pending=list(chosen)))
 
@@ -190,7 +191,7 @@ def _reindex(kb: KnowledgeBase, documents: list[Document]) -> None:
         st.session_state.pop("reindex_pending", None)
         st.session_state["reindex_go"] = True
 
-    if _confirm("reindex_pending", question, go):
+    if _confirm("reindex_pending", question, "Re-index", go):
         return
     st.button("Re-index…", icon=":material/refresh:",
               on_click=lambda: st.session_state.update(reindex_pending=True))

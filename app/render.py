@@ -5,6 +5,9 @@ that would make the browser fetch a URL, or a `javascript:` link. Streamlit alre
 asked, and we never ask (`unsafe_allow_html` is not used anywhere). On top of that every ASCII punctuation
 character is backslash-escaped, which CommonMark allows for all of them, so no markdown, LaTeX (`$`) or
 Streamlit directive (`:red[...]`) in the text takes effect either. The only markup in the output is ours.
+One exception, on purpose: GFM turns a bare http(s)://, www. or e-mail address into a link after escapes are
+undone, so such an address stays clickable. Its text is the address itself, so nothing is disguised, and
+javascript: and data: never qualify.
 """
 
 from __future__ import annotations

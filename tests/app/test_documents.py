@@ -97,12 +97,12 @@ def test_delete_asks_first_then_removes_the_document_and_its_upload(kb_dir, fake
     target = str((kb_dir / UPLOADS / "quant.md").resolve())
     at.multiselect(key="delete_selection").select(target).run()
     click(at, "Delete…")
-    assert "Delete 1 document(s)?" in at.warning[0].value
+    assert plain(at.warning[0].value).startswith("Delete 1 document(s): **quant.md**?")
     click(at, "Cancel")
     assert len(table(at)) == 2 and not at.warning
 
     click(at, "Delete…")
-    click(at, "Yes")
+    click(at, "Delete")
     assert plain(at.success[0].value) == "Deleted 1: quant.md"
     assert [r["name"] for r in table(at)] == ["temperature.md"]
     assert not (kb_dir / UPLOADS / "quant.md").exists()
@@ -120,6 +120,6 @@ def test_reindex_asks_first_and_picks_up_changed_files(kb_dir, docs, fake_embedd
     (docs / "quant.md").write_text("# 量化\n量化后的模型更小。\n", encoding="utf-8")
     click(at, "Re-index…")
     assert "Re-index all 2 documents?" in at.warning[0].value
-    click(at, "Yes")
+    click(at, "Re-index")
     assert plain(at.success[0].value).startswith("Updated 1: quant.md")
     assert "Unchanged 1: temperature.md" in plain(at.info[0].value)
