@@ -81,32 +81,26 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
     anchor_sets = [_anchors(p.text) for p in passages]
     if _cross_lingual(text, passages):
         return _cross_lingual_markers(text, passages, anchor_sets)
-    out: list[str] = []
-    quotes: dict[int, list[str]] = {}
-    for start, end in split_sentences(text):
-        sentence = text[start:end]
-        cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= len(passages)]
-        content = _MARKER.sub("", sentence)
+
+    def checked(content: str, cited: list[int]) -> list[int] | None:
         if len(_bigrams(content)) < 2:
             # Markers trailing after the final stop ("…提出的 [2]。 [1]") back no claim of their own; the
             # sentences before them were already checked and cited, so they are dropped.
-            out.append(content)
-            continue
+            return None
         scores = [support(content, p.text) for p in passages]
         fit = _anchor_fit(content, anchor_sets)
         eligible = [i for i in range(len(passages)) if fit[i] >= max(fit) - 1e-9]
         best = max(eligible, key=lambda i: scores[i]) + 1
         kept: list[int] = []
-        for n in dict.fromkeys(cited):
+        for n in cited:
             near_best = scores[n - 1] >= max(scores[best - 1] - 0.1, WEAK)
             if n - 1 in eligible and (scores[n - 1] >= SUPPORT or near_best):
                 kept.append(n)
         if not kept and len(_bigrams(content)) >= 3 and scores[best - 1] >= SUPPORT:
             kept = [best]
-        out.append(_with_markers(content, kept))
-        for n in kept:
-            quotes.setdefault(n, []).append(content)
-    text = "".join(out).strip()
+        return kept
+
+    text, quotes = _per_sentence(text, len(passages), checked)
     if not quotes:
         scores = [support(text, p.text) for p in passages]
         best = max(range(len(passages)), key=lambda i: scores[i]) + 1
@@ -116,6 +110,22 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
         quotes[best] = [text]
     citations = [_citation(n, passages[n - 1], quotes[n]) for n in quotes]
     return text, citations
+
+
+def _per_sentence(text: str, count: int, checked) -> tuple[str, dict[int, list[str]]]:
+    """Rewrite each sentence with the markers `checked(content, cited)` keeps (None: a bare marker run, dropped),
+    and collect, per kept passage number, the sentences that cite it."""
+    out: list[str] = []
+    quotes: dict[int, list[str]] = {}
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= count]
+        content = _MARKER.sub("", sentence)
+        kept = checked(content, list(dict.fromkeys(cited)))
+        out.append(_with_markers(content, kept or []))
+        for n in kept or []:
+            quotes.setdefault(n, []).append(content)
+    return "".join(out).strip(), quotes
 
 
 def _cjk_share(text: str) -> float:
@@ -159,24 +169,17 @@ def _cross_lingual_markers(text: str, passages: list[Hit], anchor_sets: list[set
     such anchors the model's valid markers are kept. An answer with no usable marker cites the passage that
     fits it best, or the top-ranked one. Never refuse here: on the dev set, checking English answers against
     Chinese passages by overlap refused 3 right answers."""
-    out: list[str] = []
-    quotes: dict[int, list[str]] = {}
-    for start, end in split_sentences(text):
-        sentence = text[start:end]
-        cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= len(passages)]
-        content = _MARKER.sub("", sentence)
+    def checked(content: str, cited: list[int]) -> list[int] | None:
         if not _TOKEN.search(content):
-            out.append(content)
-            continue
+            return None
         fit = _anchor_fit(content, anchor_sets, terms_only=True)
         top = max(fit)
-        kept = list(dict.fromkeys(n for n in cited if fit[n - 1] >= top - 1e-9))
+        kept = [n for n in cited if fit[n - 1] >= top - 1e-9]
         if top >= 0.5 and not kept and cited:
             kept = [max(range(len(passages)), key=lambda i: fit[i]) + 1]
-        out.append(_with_markers(content, kept))
-        for n in kept:
-            quotes.setdefault(n, []).append(content)
-    text = "".join(out).strip()
+        return kept
+
+    text, quotes = _per_sentence(text, len(passages), checked)
     if not quotes:
         fit = _anchor_fit(text, anchor_sets, terms_only=True)
         best = max(range(len(passages)), key=lambda i: fit[i]) + 1 if max(fit) > 0 else 1
