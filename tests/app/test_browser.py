@@ -99,12 +99,13 @@ def page(server, tmp_path):
             context.close()
 
 
-def report(request, message: str) -> None:
+def report(capsys, message: str) -> None:
     """A line in pytest's own output even under -q and output capture."""
-    request.config.pluginmanager.get_plugin("terminalreporter").write_line(message)
+    with capsys.disabled():
+        print(message)
 
 
-def test_chinese_question_streams_a_cited_answer(server, page, request):
+def test_chinese_question_streams_a_cited_answer(server, page, capsys):
     url, log = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.goto(url)
@@ -145,4 +146,4 @@ def test_chinese_question_streams_a_cited_answer(server, page, request):
     assert len(opened.get_by_test_id("stExpanderDetails").inner_text().strip()) > 20
     shot = ARTIFACTS / "ui-answer.png"
     page.screenshot(path=str(shot), full_page=True)
-    report(request, f"\nbrowser test screenshots: {shot} and {ARTIFACTS / 'ui-streaming.png'}")
+    report(capsys, f"\nbrowser test screenshots: {shot} and {ARTIFACTS / 'ui-streaming.png'}")
