@@ -8,6 +8,7 @@ a `KnowledgeBase` costs nothing until it is used. The work itself is delegated: 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
@@ -50,6 +51,13 @@ class AnswerStream:
             yield piece
         self.answer = self._finish("".join(text), first)
 
+    def close(self) -> None:
+        """Stop generating: a reader that walks away mid-answer (a closed browser tab) frees the model now
+        rather than when the abandoned stream is garbage-collected."""
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
+
 
 class KnowledgeBase:
     def __init__(self, path: str | Path | None = None, settings: Settings | None = None, *, embedder=None,
@@ -61,10 +69,17 @@ class KnowledgeBase:
         self._embedder, self._generator = embedder, generator
         self._store: Store | None = None
         self._checked = False
+        # The web UI calls one KnowledgeBase from several threads; without this, an ingest and a question
+        # starting together could each load their own embedder or open the store twice.
+        self._setup = threading.RLock()
 
     # -- lazy parts -------------------------------------------------------------------------------------
     @property
     def embedder(self):
+        with self._setup:
+            return self._load_embedder()
+
+    def _load_embedder(self):
         if self._embedder is None:
             from rag.embedder import SentenceTransformerEmbedder
             from rag.models import embedding_model_id, resolve_embedding_model
@@ -76,6 +91,10 @@ class KnowledgeBase:
 
     @property
     def generator(self):
+        with self._setup:
+            return self._load_generator()
+
+    def _load_generator(self):
         if self._generator is None:
             from rag.llm import LlamaGenerator
             from rag.models import resolve_llm_model
@@ -85,6 +104,10 @@ class KnowledgeBase:
         return self._generator
 
     def _open(self, *, write: bool = False, embed: bool = True) -> Store | None:
+        with self._setup:
+            return self._open_store(write=write, embed=embed)
+
+    def _open_store(self, *, write: bool, embed: bool) -> Store | None:
         if self._store is None:
             if Store.exists(self.path):
                 self._store = Store.open(self.path)

@@ -151,3 +151,46 @@ def test_question_about_a_name_the_kb_never_mentions_is_refused_naming_it(corpus
     assert fake_generator.prompts == []
     list(kept)
     assert fake_generator.prompts, "a name the KB does contain must not block the question"
+
+
+def test_closing_a_stream_midway_stops_the_generator(corpus, settings, fake_embedder, fake_generator):
+    finished = []
+
+    def pieces(messages, **sampling):
+        try:
+            yield from ("温度", "越低", "越确定。")
+        finally:
+            finished.append(True)  # a real generator releases the model's lock here
+
+    fake_generator.stream = pieces
+    with KnowledgeBase(settings.kb, settings, embedder=fake_embedder, generator=fake_generator) as kb:
+        kb.add([corpus])
+        stream = kb.stream_ask("温度参数有什么作用？")
+        assert next(iter(stream)) == "温度"
+        stream.close()
+        assert finished == [True] and stream.answer is None
+
+
+def test_threads_starting_together_load_one_embedder(corpus, settings, fake_embedder, monkeypatch):
+    import threading
+    import time
+
+    import rag.embedder
+    import rag.models
+
+    built = []
+
+    def slow_embedder(name, **kwargs):
+        time.sleep(0.2)  # model loading takes seconds; every thread arrives while the first is still loading
+        built.append(name)
+        return fake_embedder
+
+    monkeypatch.setattr(rag.embedder, "SentenceTransformerEmbedder", slow_embedder)
+    monkeypatch.setattr(rag.models, "resolve_embedding_model", lambda name, cache: name)
+    kb = KnowledgeBase(settings.kb, settings)
+    threads = [threading.Thread(target=lambda: kb.embedder) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(built) == 1
