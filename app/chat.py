@@ -68,9 +68,12 @@ def _stream(kb: KnowledgeBase, question: str, sampling: dict, placeholder) -> An
         stream = kb.stream_ask(question, **sampling)
         placeholder.caption("Reading the passages…")  # the prompt is evaluated before the first token
         shown = ""
-        for piece in stream:
-            shown += piece
-            placeholder.markdown(render.escape_md(shown) + " ▌")
+        try:
+            for piece in stream:
+                shown += piece
+                placeholder.markdown(render.escape_md(shown) + " ▌")
+        finally:
+            stream.close()  # a rerun or a closed tab interrupts the loop; stop generating right away
         return stream.answer
     finally:
         lock.release()
