@@ -39,6 +39,7 @@ _REFUSALS = ("没有相关信息", "没有提到", "未提及", "没有提供", 
 _TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[\u2e80-\u9fff\uf900-\ufaff]", re.IGNORECASE)
 # Terms like "Q4_K_M", "all-MiniLM-L6-v2", "k1", "8.5"; plain English words are anchors too, but only the ones
 # that some passages have and others lack count (see `_anchor_fit`).
+_DANGLING_COMMA = re.compile(r"[，、,]\s*(?=[。！？.!?])")
 _TERM = re.compile(r"[A-Z0-9_]")
 _ANCHOR = re.compile(r"[0-9]+(?:\.[0-9]+)?(?![0-9])|[a-z][a-z0-9]*(?:[_\-.][a-z0-9]+)*", re.IGNORECASE)
 
@@ -120,7 +121,7 @@ def _per_sentence(text: str, count: int, checked) -> tuple[str, dict[int, list[s
     for start, end in split_sentences(text):
         sentence = text[start:end]
         cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= count]
-        content = _MARKER.sub("", sentence)
+        content = _DANGLING_COMMA.sub("", _MARKER.sub("", sentence))  # "排第 1 名，[1]。" left "名，。"
         kept = checked(content, list(dict.fromkeys(cited)))
         out.append(_with_markers(content, kept or []))
         for n in kept or []:

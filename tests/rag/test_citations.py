@@ -114,3 +114,8 @@ def test_ordinary_english_words_do_not_pull_a_citation_to_a_glossary_gloss():
     ]
     text, cites = attribute("In RLHF, PPO is used to optimize the language model [1].", glossary)
     assert [c.number for c in cites] == [2]
+
+
+def test_a_marker_between_comma_and_full_stop_leaves_no_dangling_comma():
+    text, cites = attribute("温度越低，输出越确定，[1]。", PASSAGES)
+    assert text == "温度越低，输出越确定 [1]。"
