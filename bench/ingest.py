@@ -1,27 +1,27 @@
 """Ingest throughput: the project's `kb.add` against the embedding ceiling and a LangChain baseline.
 
 Corpus: data/samples, the 848 CMRC2018 passages as .txt files, and a generated office corpus (210 PDF, DOCX
-and XLSX files, `bench.make_corpus`). Each contender runs in its own process, one after the other, with its
-model loaded and warmed up before the clock starts; the parent samples each process tree's RSS (parse
-workers included).
+and XLSX files, `bench.make_corpus`).
 
-- project: `KnowledgeBase.add(files)` into an empty KB, then again on the unchanged corpus in the same
-  process. The run is instrumented from the outside to show where the time goes: waiting for parse workers,
-  embedding, keyword tokens, SQLite writes.
+The machine is shared, and its speed drifts by 2x within minutes as other work comes and goes; contenders
+run one after the other would each see a different machine. So the corpus is cut into interleaved parts,
+and the three contenders (`bench.ingest_sides`) take turns part by part, each in its own long-lived process
+with its model loaded before the first part: project, ceiling, LangChain; then LangChain, project, ceiling;
+and so on. A contender's time is the sum over its parts; the parent samples each process tree's RSS (parse
+workers included) over its whole life.
+
+- project: `KnowledgeBase.add(part)`, all parts into one KB; then `kb.add` of the whole unchanged corpus
+  again in the same process.
+- ceiling: `SentenceTransformer.encode` on the texts the project embedded in that part, in one call, so
+  sentence-transformers sorts them by length (the least padding). On 2 cores a full extra pass costs ~10
+  minutes, so by default it encodes every 2nd text: a uniform sample of the same texts (`--ceiling-every 1`:
+  all of them). Then, on a sample, one sorted call against batches of 32 in document order.
+- LangChain: loaders → RecursiveCharacterTextSplitter → HuggingFaceEmbeddings → FAISS (`bench.baseline`). It
+  has no incremental mode: re-ingesting is the same full run.
 - re-ingest in a new process: the `rag ingest` command itself on the unchanged corpus, timed from the
   parent (interpreter start, imports, model load, hashing every file).
-- ceiling: `SentenceTransformer.encode` on the texts the project embedded, in one call, so
-  sentence-transformers sorts them all by length (the least padding possible). On 2 cores a full extra pass
-  costs ~10 minutes, so by default it encodes every 2nd chunk in document order: a uniform sample of the
-  same texts; `--ceiling-every 1` encodes all of them.
-- LangChain: loaders → RecursiveCharacterTextSplitter → HuggingFaceEmbeddings → FAISS.from_documents
-  (`bench.baseline`). It has no incremental mode: re-ingesting is the same full run.
-- drift probe: before its clock starts, every contender times `encode` on the same 48 fixed texts. The
-  machine is shared, so this is its speed at the time each contender ran; the report shows it.
-- batches: on a sample of the project's texts, one globally sorted `encode` against batches of 32 in
-  document order, to show what length-sorting is worth.
 
-    python -m bench.ingest [--quick] [--work /tmp/rag-bench] [--cmrc 848] [--office 210]
+    python -m bench.ingest [--quick] [--work /tmp/rag-bench] [--cmrc 848] [--office 210] [--parts 6]
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -39,7 +37,6 @@ from pathlib import Path
 from bench.common import (
     DEFAULT_WORK,
     ROOT,
-    Clock,
     PeakRSS,
     RunInfo,
     require_offline_env,
@@ -64,134 +61,6 @@ def build_corpus(work: Path, cmrc: int, office: int) -> list[str]:
     return [str(p.resolve()) for p in (*samples, *cmrc_files, *office_files)]
 
 
-def probe(encode) -> float:
-    """Chunks/s of `encode` on 48 fixed CMRC texts of ~150 tokens: the machine's speed right now."""
-    from bench.cmrc2018 import DEFAULT_DATA
-
-    lines = (DEFAULT_DATA / "cmrc2018_dev_sub300.corpus.jsonl").read_text(encoding="utf-8").splitlines()
-    texts = [json.loads(line)["text"][:180] for line in lines[-PROBE_TEXTS:]]
-    t = time.perf_counter()
-    encode(texts)
-    return len(texts) / (time.perf_counter() - t)
-
-
-# -- contenders, each run in a child process -------------------------------------------------------------
-def run_project(files: list[str], kb_dir: Path) -> dict:
-    from rag import indexer
-    from rag.api import KnowledgeBase
-    from rag.settings import Settings
-    from rag.store import Store
-
-    shutil.rmtree(kb_dir, ignore_errors=True)
-    settings = Settings.load(kb=str(kb_dir))
-    kb = KnowledgeBase(kb_dir, settings)
-    kb.embedder.warm_up()
-    machine = probe(kb.embedder.embed)
-    clock = Clock()
-    # Instrumented from the outside: the names the indexer looks up at call time are replaced by timed ones.
-    kb.embedder.embed = clock.wrap("embed", kb.embedder.embed)
-    indexer.parse_files = clock.wrap_iter("wait for parse workers", indexer.parse_files)
-    indexer.tokenize = clock.wrap("keyword tokens (jieba)", indexer.tokenize)
-    Store.put_document = clock.wrap("SQLite + FTS5 writes", Store.put_document)
-    Store.flush = clock.wrap("write index.faiss", Store.flush)
-    t = time.perf_counter()
-    first = kb.add(files)
-    first_s = time.perf_counter() - t
-    t = time.perf_counter()
-    again = kb.add(files)
-    again_s = time.perf_counter() - t
-    kb.close()
-    return {"probe": machine, "seconds": first_s, "added": len(first.added), "failed": len(first.failed),
-            "embedded": first.chunks_embedded, "parts": clock.totals,
-            "again": {"seconds": again_s, "unchanged": len(again.unchanged), "embedded": again.chunks_embedded},
-            "workers": settings.workers or os.cpu_count(), "batch": settings.embed_batch_size}
-
-
-def project_texts(kb_dir: Path) -> list[str]:
-    """The exact texts the project embedded (`rag.indexer.embed_text`), in document order."""
-    db = sqlite3.connect(kb_dir / "kb.sqlite")
-    rows = db.execute("SELECT heading, text FROM chunks ORDER BY source, page, sheet, row_start, start").fetchall()
-    db.close()
-    return [f"{h}\n{t}" if h else t for h, t in rows]
-
-
-def run_ceiling(kb_dir: Path, every: int, sample: int) -> dict:
-    from sentence_transformers import SentenceTransformer
-
-    from bench.baseline import e5_path
-    from rag.settings import Settings
-
-    settings = Settings.load()
-    batch = settings.embed_batch_size
-    texts = project_texts(kb_dir)[::every]
-    model = SentenceTransformer(e5_path(settings), device="cpu")
-
-    def encode(batch_texts: list[str]):
-        return model.encode(batch_texts, prompt_name="passage", batch_size=batch, normalize_embeddings=True,
-                            show_progress_bar=False)
-
-    machine = probe(encode)
-    t = time.perf_counter()
-    encode(texts)
-    out = {"probe": machine, "chunks": len(texts), "every": every, "seconds": time.perf_counter() - t}
-    if sample:
-        part = texts[len(texts) // 3:len(texts) // 3 + sample]
-        t = time.perf_counter()
-        encode(part)
-        sorted_s = time.perf_counter() - t
-        t = time.perf_counter()
-        for i in range(0, len(part), batch):  # each call sorts only its own batch
-            encode(part[i:i + batch])
-        out["sample"] = {"chunks": len(part), "sorted": sorted_s, "document_order": time.perf_counter() - t}
-    return out
-
-
-def run_langchain(files: list[str], cache: Path) -> dict:
-    from langchain_community.vectorstores import FAISS
-
-    from bench import baseline
-    from bench.embcache import EmbeddingCache
-    from rag.settings import Settings
-
-    path = baseline.e5_path(Settings.load())
-    emb = baseline.embeddings(path)
-    machine = probe(emb.embed_documents)
-    split = baseline.splitter(path)
-    t0 = time.perf_counter()
-    docs = baseline.load_all(files)
-    t1 = time.perf_counter()
-    chunks = split.split_documents(docs)
-    t2 = time.perf_counter()
-    store = FAISS.from_documents(chunks, emb)
-    t3 = time.perf_counter()
-    # Outside the clock: hand the vectors to bench.quality, which needs the same ones.
-    c = EmbeddingCache(cache, f"{path}|langchain")
-    vectors = store.index.reconstruct_n(0, store.index.ntotal)
-    c.put((store.docstore.search(store.index_to_docstore_id[i]).page_content, vectors[i])
-          for i in range(store.index.ntotal))
-    c.close()
-    return {"probe": machine, "seconds": t3 - t0, "docs": len(files), "chunks": len(chunks),
-            "parts": {"loaders": t1 - t0, "splitter": t2 - t1, "embed + FAISS": t3 - t2}}
-
-
-def child(args: argparse.Namespace) -> None:
-    files = Path(args.files_list).read_text(encoding="utf-8").splitlines()
-    kb_dir = Path(args.work) / "kb-project"
-    cache = Path(args.work) / "embeddings.sqlite"
-    if args.child == "project":
-        result = run_project(files, kb_dir)
-        from bench.baseline import e5_path
-        from bench.embcache import export_project_vectors
-        from rag.settings import Settings
-
-        export_project_vectors(kb_dir, cache, e5_path(Settings.load()))
-    elif args.child == "ceiling":
-        result = run_ceiling(kb_dir, args.ceiling_every, args.sample)
-    else:
-        result = run_langchain(files, cache)
-    Path(args.out).write_text(json.dumps(result), encoding="utf-8")
-
-
 def watch(name: str, cmd: list[str], log: Path | None = None) -> tuple[float, float]:
     """Run `cmd` from the repository root; (wall seconds, peak RSS of its process tree in MB)."""
     print(f"-- {name} …", flush=True)
@@ -205,17 +74,67 @@ def watch(name: str, cmd: list[str], log: Path | None = None) -> tuple[float, fl
     return time.perf_counter() - started, peak.mb
 
 
-def spawn(name: str, args: argparse.Namespace, files_list: Path) -> dict:
-    out = Path(args.work) / f"result-{name}.json"
-    out.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "bench.ingest", "--child", name, "--work", str(args.work),
-           "--files-list", str(files_list), "--out", str(out), "--sample", str(args.sample),
-           "--ceiling-every", str(args.ceiling_every)]
-    wall, peak = watch(name, cmd)
-    result = json.loads(out.read_text(encoding="utf-8"))
-    result["peak_rss_mb"], result["process_seconds"] = peak, wall
-    print(f"   {name}: {json.dumps(result, ensure_ascii=False)}", flush=True)
-    return result
+class Child:
+    """A contender's process (`bench.ingest_sides.serve`): send it a command, read back its answer."""
+
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
+        print(f"-- starting {name} …", flush=True)
+        self.name = name
+        cmd = [sys.executable, "-m", "bench.ingest", "--child", name, "--work", str(args.work),
+               "--ceiling-every", str(args.ceiling_every)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     encoding="utf-8")
+        self.peak = PeakRSS(self.proc.pid).__enter__()
+        self._read()  # {"ready": true} once the model is loaded
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the {self.name} process died (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def call(self, command: dict) -> dict:
+        self.proc.stdin.write(json.dumps(command, ensure_ascii=False) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> float:
+        """Ends the process; its peak RSS in MB."""
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.peak.__exit__(None, None, None)
+        return self.peak.mb
+
+
+def take_turns(args: argparse.Namespace, files: list[str]) -> dict:
+    """Every contender ingests every part; the order rotates per part, the ceiling always after the project."""
+    names = ["project", "ceiling"] + ([] if args.no_langchain else ["langchain"])
+    children = {name: Child(name, args) for name in names}
+    parts = [files[i::args.parts] for i in range(args.parts)]
+    rounds = []
+    for i, part in enumerate(parts):
+        order = names if i % 2 == 0 else names[2:] + names[:2]
+        row: dict = {}
+        for name in order:
+            payload = row["project"].pop("texts") if name == "ceiling" else part
+            row[name] = children[name].call({"run": payload})
+        rounds.append(row)
+        print(f"   part {i + 1}/{len(parts)}: " + ", ".join(f"{n} {row[n]['seconds']:.1f} s" for n in names),
+              flush=True)
+    finals = {"project": children["project"].call({"finish": files}),
+              "ceiling": children["ceiling"].call({"finish": args.sample})}
+    if "langchain" in children:
+        finals["langchain"] = children["langchain"].call({"finish": files})
+    results = {}
+    for name, child in children.items():
+        total = {k: sum(r[name][k] for r in rounds) for k in ("seconds", "chunks")}
+        results[name] = {**total, **finals[name], "peak_rss_mb": child.close(),
+                         "rounds": [r[name]["seconds"] for r in rounds]}
+        if name != "ceiling":
+            results[name]["docs"] = sum(r[name]["docs"] for r in rounds)
+            results[name]["chars"] = sum(r[name]["chars"] for r in rounds)
+    results["ceiling"]["every"] = args.ceiling_every
+    return results
 
 
 def reingest_cli(args: argparse.Namespace, files: list[str]) -> dict:
@@ -236,28 +155,24 @@ def main() -> None:
     parser.add_argument("--office", type=int, default=210, help="generated PDF/DOCX/XLSX files")
     parser.add_argument("--ceiling-every", type=int, default=2, help="the ceiling encodes every Nth chunk (1: all)")
     parser.add_argument("--sample", type=int, default=256, help="chunks for the batching comparison (0: skip)")
+    parser.add_argument("--parts", type=int, default=6, help="parts the contenders take turns on")
     parser.add_argument("--no-langchain", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--files-list", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     require_offline_env()
     if args.child:
-        return child(args)
+        from bench.ingest_sides import serve
+
+        return serve(args.child, args.work, args.ceiling_every)
     if args.quick:
-        args.cmrc, args.office, args.sample = 20, 12, 32
+        args.cmrc, args.office, args.sample, args.parts = 20, 12, 32, 2
         args.work = args.work / "quick"
     info = RunInfo()
     args.work.mkdir(parents=True, exist_ok=True)
     files = build_corpus(args.work, args.cmrc, args.office)
-    files_list = args.work / "ingest-files.txt"
-    files_list.write_text("\n".join(files) + "\n", encoding="utf-8")
-    print(f"corpus: {len(files)} files", flush=True)
-    results = {"project": spawn("project", args, files_list)}
-    results["ceiling"] = spawn("ceiling", args, files_list)
-    if not args.no_langchain:
-        results["langchain"] = spawn("langchain", args, files_list)
+    print(f"corpus: {len(files)} files in {args.parts} parts", flush=True)
+    results = take_turns(args, files)
     results["cli"] = reingest_cli(args, files)
     (args.work / "ingest-results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     markdown = "## 1. Ingest throughput\n\n" + report(files, results, info, args.quick)

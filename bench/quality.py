@@ -19,7 +19,7 @@ on the same questions (their answers replayed from `MemoGenerator`, so the metri
 Passage vectors come from a cache (`bench.embcache`) that `bench.ingest` fills; run alone, this embeds what
 is missing once (~20 minutes for CMRC on 2 cores) and caches it.
 
-    python -m bench.quality [--quick] [--answer-minutes 25] [--cmrc-answer-minutes 0]
+    python -m bench.quality [--quick] [--answer-minutes 20] [--cmrc-answer-minutes 0]
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def answer_within(kbs: dict, questions: list, minutes: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 30 CMRC questions, 3 minutes of answers")
-    parser.add_argument("--answer-minutes", type=float, default=25, help="LLM budget for dev answers (0: none)")
+    parser.add_argument("--answer-minutes", type=float, default=20, help="LLM budget for dev answers (0: none)")
     parser.add_argument("--cmrc-answer-minutes", type=float, default=0, help="LLM budget for CMRC answers")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--no-langchain", action="store_true")
