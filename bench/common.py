@@ -32,11 +32,12 @@ DEFAULT_WORK = Path(os.environ.get("TMPDIR", "/tmp")) / "rag-bench"
 
 _HEADER = """# Benchmarks
 
-Produced by the scripts in `bench/` (`make bench` runs them all; each also runs alone as
-`python -m bench.NAME`, and `--quick` gives a 1–2 minute smoke run). Each section below is rewritten by its own
-script, with the machine, the date, the versions and the exact command that produced it. Machines here are
-often shared with CI runs, so absolute times are noisy: compare the ratios, which are measured side by side in
-one run.
+Produced by the scripts in `bench/`: `make bench` runs them all (about an hour on an idle 2-core machine;
+`make bench BENCH_ARGS=--quick` is a smoke run), and each also runs alone as `python -m bench.NAME`. Each
+section below is rewritten by its own script, with the machine, the date, the commit, the versions and the
+exact command that produced it. The machine these ran on is shared with other developers' jobs, so absolute
+times are noisy; the ratios are measured side by side in one run (the ingest contenders take turns part by
+part, the answer runs alternate), and those are what count.
 """
 
 PACKAGES = ("torch", "sentence-transformers", "transformers", "faiss-cpu", "llama_cpp_python", "numpy", "jieba",
