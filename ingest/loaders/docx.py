@@ -9,7 +9,9 @@ Trade-offs:
   starts the next one and extends the path "H1 > H2 > H3".
 - A table row is a section: cells joined by " | ", the first row as header. A horizontal merge appears once; a
   vertical merge repeats in each row it spans, so every row stands alone; a nested table is flattened into its
-  cell; a one-column table is layout, read as paragraphs.
+  cell; a one-column table is layout, read as paragraphs. A caption right above a table ("表 1-1 …", "Table 2:",
+  or the Caption style) moves into the table's header, so every chunk of its rows carries what the table is
+  about, and the paragraph before it does not.
 - Text boxes are read from mc:Choice only: mc:Fallback holds a VML copy of the same box.
 - Headers and footers follow the body, each distinct text once. Strict Open XML is read by mapping its namespaces
   to the transitional ones, with a warning.
@@ -45,6 +47,9 @@ _TXBX = _W + "txbxContent"
 _VAL = _W + "val"
 _TOC = "Table of Contents"
 _HEADING_NAME = re.compile(r"^(?:heading|标题)\s*([1-9])$", re.IGNORECASE)
+_CAPTION_STYLE = re.compile(r"^(?:caption|题注)$", re.IGNORECASE)
+_CAPTION_TEXT = re.compile(r"^(?:表|续表|Table|Tab\.)\s*[0-9一二三四五六七八九十IVX]", re.IGNORECASE)
+_CAPTION_CHARS = 120
 _SECTION_CHARS = 8000  # flush a long run of paragraphs so one section never grows without bound
 
 # ISO 29500 Strict spells ".../wordprocessingml/2006/main" as "http://purl.oclc.org/ooxml/wordprocessingml/main".
@@ -88,6 +93,7 @@ class _Walker:
         self._path: list[tuple[int, str]] = []  # (level, text) of the open headings
         self._buffer: list[str] = []
         self._tables = 0
+        self._caption: str | None = None  # the last paragraph, when it reads as a table caption
 
     @property
     def heading(self) -> str | None:
@@ -109,6 +115,8 @@ class _Walker:
         boxes: list[Any] = []
         text = _text(p, boxes)
         level = self._heading_level(p) if text else None
+        if text:  # an empty paragraph between a caption and its table changes nothing
+            self._caption = text if level is None and self._is_caption(p, text) else None
         if level is not None:
             yield from self.flush()
             while self._path and self._path[-1][0] >= level:
@@ -128,15 +136,24 @@ class _Walker:
             # Layout table (a frame around text): its cells are paragraphs, not records.
             self._buffer.extend(c for _, cells in rows for c in cells if c)
             return
+        caption = self._buffer.pop() if self._caption and self._buffer[-1:] == [self._caption] else None
+        self._caption = None
         yield from self.flush()
         self._tables += 1
         name, heading = f"table {self._tables}", self.heading
         lines = [(n, " | ".join(cells)) for n, cells in rows if any(cells)]
         header_row, header = lines[0]
+        header = f"{caption}\n{header}" if caption else header
         if len(lines) == 1:
             yield Section(text=header, sheet=name, rows=(header_row, header_row), heading=heading)
         for n, line in lines[1:]:
             yield Section(text=line, sheet=name, rows=(n, n), heading=heading, header=header)
+
+    def _is_caption(self, p: Any, text: str) -> bool:
+        if len(text) > _CAPTION_CHARS:
+            return False
+        style = self._styles.get(_val(_find(p, "pPr", "pStyle")) or "")
+        return bool(style and _CAPTION_STYLE.match(style.name)) or bool(_CAPTION_TEXT.match(text))
 
     def _heading_level(self, p: Any) -> int | None:
         outline = _int(_val(_find(p, "pPr", "outlineLvl")), -1)  # set on the paragraph itself, it wins

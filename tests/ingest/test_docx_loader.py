@@ -114,6 +114,40 @@ def test_header_and_footer_once(report):
     assert sections[-1].heading == "footer"  # after the body
 
 
+def test_caption_above_a_table_moves_into_its_header(tmp_path):
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("精度", level=1)
+    doc.add_paragraph("正文说明各种精度。")
+    doc.add_paragraph("表 1-1 不同精度下的权重大小")  # caption by its text
+    doc.add_paragraph("")  # an empty paragraph between caption and table changes nothing
+    first = doc.add_table(rows=2, cols=2)
+    for r, row in enumerate([["精度", "大小"], ["INT4", "3.5 GB"]]):
+        for c, value in enumerate(row):
+            first.cell(r, c).text = value
+    doc.add_paragraph("Sizes by format", style="Caption")  # caption by its style
+    second = doc.add_table(rows=2, cols=2)
+    for r, row in enumerate([["Format", "GB"], ["Q4_K_M", "0.91"]]):
+        for c, value in enumerate(row):
+            second.cell(r, c).text = value
+    doc.add_paragraph("表 2 后面没有表格，只是一句正文。")
+    doc.add_paragraph("结尾。")
+    third = doc.add_table(rows=2, cols=2)  # the paragraph right above is not a caption
+    for r, row in enumerate([["A", "B"], ["1", "2"]]):
+        for c, value in enumerate(row):
+            third.cell(r, c).text = value
+    path = tmp_path / "captions.docx"
+    doc.save(str(path))
+    sections, _ = load(path)
+    tables = {s.sheet: s for s in sections if s.sheet}
+    assert tables["table 1"].header == "表 1-1 不同精度下的权重大小\n精度 | 大小"
+    assert tables["table 2"].header == "Sizes by format\nFormat | GB"
+    assert tables["table 3"].header == "A | B"
+    prose = [s.text for s in sections if not s.sheet]
+    assert prose == ["精度\n正文说明各种精度。", "表 2 后面没有表格，只是一句正文。\n结尾。"]
+
+
 def write_zip(path: Path, parts: dict[str, str]) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in parts.items():
