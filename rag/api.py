@@ -26,6 +26,7 @@ from rag.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_COMPOUND = re.compile(r"[-_.]")
 UNGROUNDED_ZH = "（模型的草稿答案没有得到任何检索段落的支持，因此不予采用。）"
 UNGROUNDED_EN = "(The model's draft answer was not supported by any retrieved passage, so it is not shown.)"
 
@@ -218,7 +219,9 @@ class KnowledgeBase:
 
     def _mentions(self, tokens: list[str]) -> bool:
         store = self._open()
-        return bool(store and store.keyword_search(tokens, 1))
+        # A compound term may be asked for by its head: "Phi-3-mini" when the documents say "Phi-3-mini-128k".
+        return bool(store and (store.keyword_search(tokens, 1)
+                               or any(store.starts_compound(t) for t in tokens if _COMPOUND.search(t))))
 
     # -- lifetime ---------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -259,6 +259,17 @@ def _df(db: sqlite3.Connection, tokens: list[str]) -> dict[str, int]:
     return found
 
 
+def starts_compound(db: sqlite3.Connection, token: str) -> bool:
+    """Whether an indexed token extends `token` by a -, _ or . part: "phi-3-mini" is in "phi-3-mini-128k".
+
+    A seek into FTS5's vocabulary (a range of terms), not a row scan.
+    """
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.keyword_df USING fts5vocab(main, keywords, 'row')")
+    rows = db.execute("SELECT term FROM temp.keyword_df WHERE term > ? AND term < ? LIMIT 200",
+                      (token, token + "\U0010ffff")).fetchall()
+    return any(term[len(token):len(token) + 1] in ("-", "_", ".") for (term,) in rows)
+
+
 def keyword_search(db: sqlite3.Connection, tokens: list[str], k: int) -> list[tuple[int, float]]:
     """The best k chunks by BM25 over any of `tokens`, scoring at most about ROW_BUDGET rows.
 

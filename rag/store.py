@@ -283,6 +283,10 @@ class Store:
             self._sync()
             return vectors.search(self._index, query, k)
 
+    def starts_compound(self, token: str) -> bool:
+        with self._mutex:
+            return kbdb.starts_compound(self._db, token)
+
     def keyword_search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         with self._mutex:  # SQLite is the keyword index itself, so there is nothing to sync first
             return kbdb.keyword_search(self._db, query_tokens, k)

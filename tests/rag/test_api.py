@@ -153,6 +153,16 @@ def test_question_about_a_name_the_kb_never_mentions_is_refused_naming_it(corpus
     assert fake_generator.prompts, "a name the KB does contain must not block the question"
 
 
+def test_a_compound_name_asked_for_by_its_head_is_known(tmp_path, settings, fake_embedder, fake_generator):
+    (tmp_path / "models.md").write_text("Phi-3-mini-128k 用 LongRoPE 扩展上下文，GPT-4o 不在此列。", encoding="utf-8")
+    with make_kb(settings.replace(relevance_floor=-1.0), fake_embedder, fake_generator) as kb:
+        kb.add([tmp_path / "models.md"])
+        unknown = kb.ask("GPT-4 用什么方法扩展上下文？")  # "gpt-4o" is another name, not a longer one
+        assert unknown.refused and "GPT-4" in unknown.text and fake_generator.prompts == []
+        kb.ask("Phi-3-mini 用什么方法扩展上下文？")
+    assert fake_generator.prompts, "the LLM must be asked: the KB does mention Phi-3-mini"
+
+
 def test_closing_a_stream_midway_stops_the_generator(corpus, settings, fake_embedder, fake_generator):
     finished = []
 

@@ -38,5 +38,9 @@ def test_two_missing_content_words_mean_the_kb_does_not_cover_the_question():
     assert unknown_names("如何训练一个扩散模型生成图片？", occurs_in_kb) == ["扩散", "图片"]
     # One paraphrased word ("情况") is not enough to refuse.
     assert unknown_names("温度参数在什么情况下起作用？", occurs_in_kb) == []
+    # Two missing words among many are a rephrasing, not another subject: fewer than a third of eight.
+    many = known | {"回答", "内容", "引用", "编号", "原文", "问题"}
+    assert unknown_names("回答内容没错，但引用的编号指错了原文，一般是哪里出了问题？",
+                         lambda toks: all(t in many for t in toks)) == []
     # English questions are left to the names check.
     assert unknown_names("How do I train a diffusion model?", occurs_in_kb) == []
