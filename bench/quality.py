@@ -1,7 +1,7 @@
 """Retrieval and answer quality: the shipped hybrid against dense-only, keyword-only and a LangChain retriever.
 
 Question sets (each over its own KB, as `rag eval` runs them):
-- data/eval/dev.jsonl and test.jsonl over data/samples;
+- data/eval/dev.jsonl, test.jsonl and test2.jsonl over data/samples;
 - data/eval/shared_samples.jsonl over ../shared/samples;
 - the CMRC2018 subset (300 questions over 848 passages, `bench.cmrc2018`).
 
@@ -14,12 +14,12 @@ Answers (answer accuracy, citation precision, refusals) cost 10-40 s each with t
 2-core machine, so they run on a time budget: dev questions in a fixed shuffled order, each answered by
 every ranker before the next, until `--answer-minutes` are spent. Every ranker is then scored by `evaluate`
 on the same questions (their answers replayed from `MemoGenerator`, so the metrics are `rag eval`'s own).
-`--cmrc-answer-minutes` does the same on CMRC; by default CMRC is retrieval only.
+`--cmrc-answer-minutes` does the same on CMRC.
 
 Passage vectors come from a cache (`bench.embcache`) that `bench.ingest` fills; run alone, this embeds what
 is missing once (~20 minutes for CMRC on 2 cores) and caches it.
 
-    python -m bench.quality [--quick] [--answer-minutes 20] [--cmrc-answer-minutes 0]
+    python -m bench.quality [--quick] [--answer-minutes 15] [--cmrc-answer-minutes 8]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def question_sets(work: Path, quick: bool, dev_minutes: float, cmrc_minutes: flo
     ev = ROOT / "data" / "eval"
     return [QuestionSet("dev (data/samples)", samples, load_questions(ev / "dev.jsonl"), dev_minutes),
             QuestionSet("test (data/samples)", samples, load_questions(ev / "test.jsonl"), 0),
+            QuestionSet("test2, written blind (data/samples)", samples, load_questions(ev / "test2.jsonl"), 0),
             QuestionSet("shared_samples (../shared/samples)", shared, load_questions(ev / "shared_samples.jsonl"), 0),
             QuestionSet("CMRC2018 subset" + (" (first 30)" if quick else ""), cmrc_files, cmrc, cmrc_minutes)]
 
@@ -93,8 +94,8 @@ def answer_within(kbs: dict, questions: list, minutes: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 30 CMRC questions, 3 minutes of answers")
-    parser.add_argument("--answer-minutes", type=float, default=20, help="LLM budget for dev answers (0: none)")
-    parser.add_argument("--cmrc-answer-minutes", type=float, default=0, help="LLM budget for CMRC answers")
+    parser.add_argument("--answer-minutes", type=float, default=15, help="LLM budget for dev answers (0: none)")
+    parser.add_argument("--cmrc-answer-minutes", type=float, default=8, help="LLM budget for CMRC answers")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--no-langchain", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
