@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 index: setup
 	HF_HUB_OFFLINE=1 $(BIN)/rag ingest data/samples --kb $(KB)
 
-# The web UI on the sample KB. data/samples/ is indexed the first time only: later runs start at once
-# instead of loading the embedding model to find nothing changed (`make index` re-checks).
+# The web UI on the sample KB. data/samples/ is indexed the first time only, so a sample deleted in the UI
+# stays deleted (`make index` adds what is missing or changed).
 demo: setup
 	test -f $(KB)/config.json || HF_HUB_OFFLINE=1 $(BIN)/rag ingest data/samples --kb $(KB)
 	HF_HUB_OFFLINE=1 $(BIN)/rag ui --kb $(KB) --port $(PORT)

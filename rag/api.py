@@ -122,7 +122,9 @@ class KnowledgeBase:
             else:
                 return None
         if embed and not self._checked:
-            self._store.check_embedding(self.embedder.model_id, self.embedder.dim)
+            # The dimension needs the model loaded (seconds); re-ingesting an unchanged folder never loads it.
+            loaded = getattr(self.embedder, "loaded", True)
+            self._store.check_embedding(self.embedder.model_id, self.embedder.dim if loaded else None)
             self._checked = True
         return self._store
 

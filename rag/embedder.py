@@ -69,6 +69,10 @@ class SentenceTransformerEmbedder:
                 self._model = model
         return self._model
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     # -- identity ---------------------------------------------------------------------------------------
     @property
     def model_id(self) -> str:

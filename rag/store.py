@@ -116,12 +116,14 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def check_embedding(self, model_id: str, dim: int) -> None:
+    def check_embedding(self, model_id: str, dim: int | None) -> None:
+        """`dim` None: compare the model ids only (the same id gives the same dimension)."""
         c = self.config
-        if model_id != c.embedding_model or dim != c.dim:
+        if model_id != c.embedding_model or dim not in (None, c.dim):
+            configured = f"{model_id} (dim {dim})" if dim else model_id
             raise EmbeddingMismatch(
                 f"KB at {self.path} was built with model {c.embedding_model} (dim {c.dim}); you configured "
-                f"{model_id} (dim {dim}). Either set embedding_model = {c.embedding_model}, or rebuild: "
+                f"{configured}. Either set embedding_model = {c.embedding_model}, or rebuild: "
                 f"`rag ingest --rebuild PATH --kb {self.path}`")
 
     # -- writing ----------------------------------------------------------------------------------------

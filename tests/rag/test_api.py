@@ -9,6 +9,7 @@ import pytest
 from rag.api import KnowledgeBase
 from rag.errors import EmbeddingMismatch, KBNotFound
 from rag.settings import Settings
+from tests.conftest import FakeEmbedder
 
 DOCS = {
     "temperature.md": "# 采样\n## 温度\n温度参数控制输出的随机程度。温度越低，回答越确定；温度越高，回答越多样。\n",
@@ -204,3 +205,29 @@ def test_threads_starting_together_load_one_embedder(corpus, settings, fake_embe
     for t in threads:
         t.join()
     assert len(built) == 1
+
+
+class LazyEmbedder(FakeEmbedder):
+    """Like the real one: `dim` loads the model, which takes seconds and a gigabyte."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded = False
+
+    @property
+    def dim(self) -> int:
+        self.loaded = True
+        return 64
+
+    def embed(self, texts, *, query=False):
+        self.loaded = True
+        return super().embed(texts, query=query)
+
+
+def test_re_adding_an_unchanged_folder_never_loads_the_embedding_model(corpus, settings, fake_generator):
+    with make_kb(settings, LazyEmbedder(), fake_generator) as kb:
+        kb.add([corpus])
+    again = LazyEmbedder()
+    with make_kb(settings, again, fake_generator) as kb:
+        report = kb.add([corpus])
+    assert report.unchanged and not report.added and not again.loaded
