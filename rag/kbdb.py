@@ -249,9 +249,14 @@ def fts_query(tokens: list[str]) -> str:
     return " OR ".join(dict.fromkeys(quoted))
 
 
+def _vocabulary(db: sqlite3.Connection) -> None:
+    """`temp.keyword_df`: FTS5's own term list with each term's chunk count, read by seeks, not row scans."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.keyword_df USING fts5vocab(main, keywords, 'row')")
+
+
 def _df(db: sqlite3.Connection, tokens: list[str]) -> dict[str, int]:
     """How many chunks hold each token, from FTS5's own vocabulary (a seek per term, no row scan)."""
-    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.keyword_df USING fts5vocab(main, keywords, 'row')")
+    _vocabulary(db)
     found: dict[str, int] = {}
     for batch in (tokens[i:i + _BATCH] for i in range(0, len(tokens), _BATCH)):
         sql = f"SELECT term, doc FROM temp.keyword_df WHERE term IN ({','.join('?' * len(batch))})"
@@ -264,7 +269,7 @@ def starts_compound(db: sqlite3.Connection, token: str) -> bool:
 
     A seek into FTS5's vocabulary (a range of terms), not a row scan.
     """
-    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.keyword_df USING fts5vocab(main, keywords, 'row')")
+    _vocabulary(db)
     rows = db.execute("SELECT term FROM temp.keyword_df WHERE term > ? AND term < ? LIMIT 200",
                       (token, token + "\U0010ffff")).fetchall()
     return any(term[len(token):len(token) + 1] in ("-", "_", ".") for (term,) in rows)
