@@ -31,10 +31,10 @@ from bench.common import (
     DEFAULT_WORK,
     ROOT,
     RunInfo,
+    publish,
     ratio,
     require_offline_env,
     table,
-    write_section,
 )
 
 
@@ -213,9 +213,7 @@ def main() -> None:
                       f"{r['kb']['tokens']} / {r['bare']['tokens']}"] for r in rows]),
               "", info.markdown()]
     markdown = "## 3. Answer latency\n\n" + "\n".join(lines)
-    print("\n" + markdown)
-    if not args.no_write:
-        write_section("answer", markdown)
+    publish("answer", markdown, write=not args.no_write)
 
 
 if __name__ == "__main__":

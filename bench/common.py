@@ -270,6 +270,13 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
         os.replace(tmp, path)
 
 
+def publish(name: str, markdown: str, write: bool) -> None:
+    """Print a benchmark's section and, unless told not to, put it into BENCHMARKS.md."""
+    print("\n" + markdown)
+    if write:
+        write_section(name, markdown)
+
+
 def require_offline_env() -> None:
     """The benchmarks load the bundled models only; make sure nothing tries to reach a model hub."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -39,8 +39,8 @@ from bench.common import (
     ROOT,
     PeakRSS,
     RunInfo,
+    publish,
     require_offline_env,
-    write_section,
 )
 from bench.ingest_report import report
 
@@ -176,9 +176,7 @@ def main() -> None:
     results["cli"] = reingest_cli(args, files)
     (args.work / "ingest-results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     markdown = "## 1. Ingest throughput\n\n" + report(files, results, info, args.quick)
-    print("\n" + markdown)
-    if not args.no_write:
-        write_section("ingest", markdown)
+    publish("ingest", markdown, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ from bench.common import (
     ROOT,
     SHARED,
     RunInfo,
+    publish,
     require_offline_env,
-    write_section,
 )
 from bench.embcache import EmbeddingCache
 from bench.quality_report import RANKERS, SetResult, report
@@ -158,9 +158,7 @@ def main() -> None:
     (work / "quality-details.json").write_text(json.dumps(details, ensure_ascii=False, indent=1), encoding="utf-8")
     llm = {"calls": generator.calls, "model": generator.name, "minutes": llm_minutes}
     markdown = "## 4. Retrieval and answer quality\n\n" + report(results, llm, info, args.quick)
-    print("\n" + markdown)
-    if not args.no_write:
-        write_section("quality", markdown)
+    publish("quality", markdown, write=not args.no_write)
 
 
 if __name__ == "__main__":

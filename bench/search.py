@@ -32,9 +32,9 @@ from bench.common import (
     PeakRSS,
     RunInfo,
     dir_size_mb,
+    publish,
     require_offline_env,
     rss_mb,
-    write_section,
 )
 from bench.search_data import DIM, FixedEmbedder, Synth, build, percentiles
 from bench.search_report import report
@@ -161,9 +161,7 @@ def main() -> None:
         results[n] = spawn(n, args)
     q_ms = query_embedding_ms()
     markdown = "## 2. Search latency and scale\n\n" + report(results, q_ms, skipped, info, args.quick, args.queries)
-    print("\n" + markdown)
-    if not args.no_write:
-        write_section("search", markdown)
+    publish("search", markdown, write=not args.no_write)
 
 
 if __name__ == "__main__":
