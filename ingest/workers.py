@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,11 @@ from ingest.chunking import TokenCounter, chunk_sections, estimate_tokens
 from ingest.loaders import LoaderWarning, kind_of, load
 from ingest.types import LoadResult
 from rag.errors import LoaderError
+
+# The usual reason every worker dies at once: spawned workers re-import the caller's script, and a script
+# without a main guard then starts an ingest inside each worker, which multiprocessing forbids.
+SCRIPT_HINT = ("If this ran from a Python script, call KnowledgeBase.add() under `if __name__ == \"__main__\":` "
+               "(workers are spawned processes that import the script again)")
 
 
 @dataclass(frozen=True)
@@ -116,5 +122,7 @@ def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0,
                     yield FileFailure(source, f"the parser crashed (exit code {exc.exitcode})")
                 except LoaderError as exc:
                     yield FileFailure(source, str(exc))
+                except BrokenProcessPool as exc:
+                    yield FileFailure(source, f"the worker processes died ({exc}). {SCRIPT_HINT}")
                 except Exception as exc:  # a loader bug or a library error on one file must not stop the run
                     yield FileFailure(source, f"{type(exc).__name__}: {exc}")

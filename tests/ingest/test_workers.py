@@ -41,3 +41,22 @@ def test_a_loader_error_is_a_failure_with_its_message(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not a workbook")
     [result] = list(parse_files([str(bad)], SPEC, workers=1, timeout=30))
     assert isinstance(result, FileFailure) and result.message
+
+
+def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
+    # Spawned workers import the script again; without `if __name__ == "__main__":` each one starts an
+    # ingest of its own and dies. The failure must say so, not just "All workers expired".
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "a.md").write_text("# 标题\n正文内容。\n", encoding="utf-8")
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from ingest.workers import ChunkSpec, parse_files\n"
+        f"for r in parse_files([{str(tmp_path / 'a.md')!r}], ChunkSpec(size=64, overlap=8), workers=1, timeout=60):\n"
+        "    print(getattr(r, 'message', 'parsed'))\n", encoding="utf-8")
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(repo)}, cwd=tmp_path)
+    assert 'if __name__ == "__main__":' in run.stdout, run.stdout + run.stderr
