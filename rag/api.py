@@ -205,7 +205,7 @@ class KnowledgeBase:
                                         max_tokens=options["max_tokens"])
 
         def finish(raw: str, first: float | None) -> Answer:
-            text, citations = attribute(raw, used)
+            text, citations = attribute(raw, used, question)
             timings = {"retrieval": retrieval, "total": time.perf_counter() - started}
             if first:
                 timings["first_token"] = first - started

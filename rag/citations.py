@@ -55,9 +55,18 @@ def _bigrams(text: str) -> set[str]:
     return grams | {t for t in tokens if len(t) > 1}
 
 
-def support(sentence: str, passage: str) -> float:
-    grams = _bigrams(sentence)
+def support(sentence: str, passage: str, echo: frozenset[str] = frozenset()) -> float:
+    """Share of the sentence's bigrams found in the passage. Bigrams in `echo` (the question's) are left out
+    when enough remain: a small model restates the question ("…温度参数最好控制在 0 到 0.3 之间"), and those
+    words are the asker's, not a claim the passage must back."""
+    grams = _claim(sentence, echo)
     return len(grams & _bigrams(passage)) / len(grams) if grams else 0.0
+
+
+def _claim(sentence: str, echo: frozenset[str]) -> set[str]:
+    grams = _bigrams(sentence)
+    own = grams - echo
+    return own if len(own) >= 2 else grams
 
 
 def _numbers(raw: str) -> list[int]:
@@ -74,8 +83,9 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
     return f"{stripped} {marks}{body[len(stripped):]}{tail}" if marks else sentence
 
 
-def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
+def attribute(answer: str, passages: list[Hit], question: str = "") -> tuple[str, list[Citation]]:
     """The answer text with checked [n] markers, and its citations in order of first appearance."""
+    echo = frozenset(_bigrams(question))
     text = _PLACEHOLDER.sub("", answer).strip()
     if not passages or not text or is_refusal(text):
         return _MARKER.sub("", text).strip() if not passages else text, []
@@ -88,7 +98,7 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
             # Markers trailing after the final stop ("…提出的 [2]。 [1]") back no claim of their own; the
             # sentences before them were already checked and cited, so they are dropped.
             return None
-        scores = [support(content, p.text) for p in passages]
+        scores = [support(content, p.text, echo) for p in passages]
         fit = _anchor_fit(content, anchor_sets)
         eligible = [i for i in range(len(passages)) if fit[i] >= max(fit) - 1e-9]
         best = max(eligible, key=lambda i: scores[i]) + 1
@@ -97,13 +107,13 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
             near_best = scores[n - 1] >= max(scores[best - 1] - 0.1, WEAK)
             if n - 1 in eligible and (scores[n - 1] >= SUPPORT or near_best):
                 kept.append(n)
-        if not kept and len(_bigrams(content)) >= 3 and scores[best - 1] >= SUPPORT:
+        if not kept and len(_claim(content, echo)) >= 3 and scores[best - 1] >= SUPPORT:
             kept = [best]
         return kept
 
     text, quotes = _per_sentence(text, len(passages), checked)
     if not quotes:
-        scores = [support(text, p.text) for p in passages]
+        scores = [support(text, p.text, echo) for p in passages]
         best = max(range(len(passages)), key=lambda i: scores[i]) + 1
         if scores[best - 1] < GROUNDED:
             return text, []
@@ -116,12 +126,25 @@ def attribute(answer: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
 def _per_sentence(text: str, count: int, checked) -> tuple[str, dict[int, list[str]]]:
     """Rewrite each sentence with the markers `checked(content, cited)` keeps (None: a bare marker run, dropped),
     and collect, per kept passage number, the sentences that cite it."""
-    out: list[str] = []
-    quotes: dict[int, list[str]] = {}
+    sentences: list[tuple[str, list[int]]] = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
         cited = [n for m in _MARKER.finditer(sentence) for n in _numbers(m.group(1)) if 1 <= n <= count]
         content = _DANGLING_COMMA.sub("", _MARKER.sub("", sentence))  # "排第 1 名，[1]。" left "名，。"
+        if cited and not _TOKEN.search(content) and sentences and not sentences[-1][1]:
+            # "…之间。[1]": a marker run right after a stop belongs to the sentence it follows, when that
+            # sentence cited nothing itself.
+            sentences[-1] = (sentences[-1][0], cited)
+            continue
+        sentences.append((content, cited))
+    out: list[str] = []
+    quotes: dict[int, list[str]] = {}
+    seen: set[str] = set()
+    for content, cited in sentences:
+        key = content.strip()
+        if key in seen and _TOKEN.search(key):
+            continue  # a small model can loop, writing one sentence again until max_tokens: show it once
+        seen.add(key)
         kept = checked(content, list(dict.fromkeys(cited)))
         out.append(_with_markers(content, kept or []))
         for n in kept or []:
