@@ -56,11 +56,16 @@ def _bigrams(text: str) -> set[str]:
 
 
 def support(sentence: str, passage: str, echo: frozenset[str] = frozenset()) -> float:
-    """Share of the sentence's bigrams found in the passage. Bigrams in `echo` (the question's) are left out
-    when enough remain: a small model restates the question ("…温度参数最好控制在 0 到 0.3 之间"), and those
-    words are the asker's, not a claim the passage must back."""
-    grams = _claim(sentence, echo)
-    return len(grams & _bigrams(passage)) / len(grams) if grams else 0.0
+    """Share of the sentence's bigrams found in the passage, or, when higher, the share of those not in `echo`
+    (the question's). A small model restates the question ("…温度参数最好控制在 0 到 0.3 之间"), and those words
+    are the asker's, not a claim the passage must back; but in a yes/no question ("Mistral 7B 的许可证是
+    Apache 2.0 吗？") the echoed words are the claim, so the whole sentence may carry the support too."""
+    passage_grams = _bigrams(passage)
+    return max(_share(_bigrams(sentence), passage_grams), _share(_claim(sentence, echo), passage_grams))
+
+
+def _share(grams: set[str], passage_grams: set[str]) -> float:
+    return len(grams & passage_grams) / len(grams) if grams else 0.0
 
 
 def _claim(sentence: str, echo: frozenset[str]) -> set[str]:

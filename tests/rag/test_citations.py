@@ -147,3 +147,11 @@ def test_a_marker_right_after_the_full_stop_cites_the_sentence_before_it():
 def test_a_sentence_the_model_repeats_in_a_loop_is_shown_once():
     text, cites = attribute("温度越低，输出越确定 [1]。" * 6 + "温度越", PASSAGES)
     assert text.count("输出越确定") == 1 and [c.number for c in cites] == [1]
+
+
+def test_a_yes_no_answer_that_restates_the_question_keeps_its_citation():
+    # Here the echoed words are the claim itself; discounting them must not unground the answer.
+    row = hit("模型 | 许可证\nMistral 7B | Apache 2.0\nLlama 3 8B | Llama 3 Community License", 1)
+    text, cites = attribute("Mistral 7B 使用 Apache 2.0 许可证 [1]。", [row, PASSAGES[0]],
+                            "Mistral 7B 的许可证是 Apache 2.0 吗？")
+    assert [c.number for c in cites] == [1]
