@@ -60,16 +60,18 @@ def support(sentence: str, passage: str, echo: frozenset[str] = frozenset()) -> 
     (the question's). A small model restates the question ("…温度参数最好控制在 0 到 0.3 之间"), and those words
     are the asker's, not a claim the passage must back; but in a yes/no question ("Mistral 7B 的许可证是
     Apache 2.0 吗？") the echoed words are the claim, so the whole sentence may carry the support too."""
-    passage_grams = _bigrams(passage)
-    return max(_share(_bigrams(sentence), passage_grams), _share(_claim(sentence, echo), passage_grams))
+    grams, passage_grams = _bigrams(sentence), _bigrams(passage)
+    whole = _share(grams, passage_grams)
+    own = _without_echo(grams, echo)
+    return whole if own is grams else max(whole, _share(own, passage_grams))
 
 
 def _share(grams: set[str], passage_grams: set[str]) -> float:
     return len(grams & passage_grams) / len(grams) if grams else 0.0
 
 
-def _claim(sentence: str, echo: frozenset[str]) -> set[str]:
-    grams = _bigrams(sentence)
+def _without_echo(grams: set[str], echo: frozenset[str]) -> set[str]:
+    """The sentence's own bigrams, not the question's; all of them when fewer than two would be left."""
     own = grams - echo
     return own if len(own) >= 2 else grams
 
@@ -112,7 +114,7 @@ def attribute(answer: str, passages: list[Hit], question: str = "") -> tuple[str
             near_best = scores[n - 1] >= max(scores[best - 1] - 0.1, WEAK)
             if n - 1 in eligible and (scores[n - 1] >= SUPPORT or near_best):
                 kept.append(n)
-        if not kept and len(_claim(content, echo)) >= 3 and scores[best - 1] >= SUPPORT:
+        if not kept and len(_without_echo(_bigrams(content), echo)) >= 3 and scores[best - 1] >= SUPPORT:
             kept = [best]
         return kept
 

@@ -14,10 +14,10 @@ the shared samples), at most one content word (a jieba noun or verb of 2+ charac
 while "如何训练一个扩散模型生成图片？" misses two of its five (扩散, 图片) and names nothing. So two or more
 missing content words, when they are at least a third of the question's, also mean the KB does not cover it.
 The share matters: a long question rephrased in everyday words ("回答内容没错，但引用的编号指错了原文…",
-held-out test2) misses two of eight (没错, 指错) and is answerable. And the commonest words of the language
-("研究人员…发表出来的", blind test3) are never counted as missing: they say nothing about the subject. Questions written mostly in a Latin script are not
-checked, only their acronyms, CamelCase and digit-bearing terms, since their ordinary words need not occur in
-documents written in Chinese.
+held-out test2) misses two of eight (没错, 指错) and is answerable. The commonest words of the language
+("研究人员…发表出来的", blind test3) are never counted as missing: they say nothing about the subject.
+Questions written mostly in a Latin script are not checked, only their acronyms, CamelCase and digit-bearing
+terms, since their ordinary words need not occur in documents written in Chinese.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,10 +49,6 @@ def test_a_loader_error_is_a_failure_with_its_message(tmp_path):
 def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
     # Spawned workers import the script again; without `if __name__ == "__main__":` each one starts an
     # ingest of its own and dies. The failure must say so, not just "All workers expired".
-    import subprocess
-    import sys
-    from pathlib import Path
-
     (tmp_path / "a.md").write_text("# 标题\n正文内容。\n", encoding="utf-8")
     script = tmp_path / "unguarded.py"
     script.write_text(
