@@ -189,7 +189,7 @@ class KnowledgeBase:
         options = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens, **sampling}
         hits = self.search(question, top_k)
         usable = relevant(hits, s.relevance_floor)
-        unknown = unknown_names(question, self._mentions) if usable else []
+        unknown = unknown_names(question, self._mentions, "\n".join(h.text for h in hits)) if usable else []
         retrieval = time.perf_counter() - started
 
         if not usable or unknown:
