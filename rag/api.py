@@ -182,11 +182,12 @@ class KnowledgeBase:
         return stream.answer
 
     def stream_ask(self, question: str, **sampling) -> AnswerStream:
-        """Stream the answer. Sampling overrides: temperature, top_p, max_tokens, top_k."""
+        """Stream the answer. Sampling overrides: temperature, top_p, max_tokens, seed, top_k."""
         started = time.perf_counter()
         s = self.settings
         top_k = sampling.pop("top_k", None) or s.top_k
-        options = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens, **sampling}
+        options = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
+                   "seed": None if s.seed < 0 else s.seed, **sampling}
         hits = self.search(question, top_k)
         usable = relevant(hits, s.relevance_floor)
         unknown = unknown_names(question, self._mentions, "\n".join(h.text for h in hits)) if usable else []

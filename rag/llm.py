@@ -46,11 +46,11 @@ class LlamaGenerator:
         return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: list[Message], *, temperature: float = 0.1, top_p: float = 0.9,
-               max_tokens: int = 512) -> Iterator[str]:
+               max_tokens: int = 512, seed: int | None = None) -> Iterator[str]:
         with self._lock:
             llama = self._model()
             for part in llama.create_chat_completion(messages=messages, stream=True, temperature=temperature,
-                                                     top_p=top_p, max_tokens=max_tokens):
+                                                     top_p=top_p, max_tokens=max_tokens, seed=seed):
                 piece = part["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece

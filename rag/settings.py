@@ -48,6 +48,9 @@ class Settings:
     temperature: float = field(default=0.1, metadata={"help": "Sampling temperature.", "min": 0.0, "max": 2.0})
     top_p: float = field(default=0.9, metadata={"help": "Nucleus sampling mass.", "min": 0.0, "max": 1.0})
     max_tokens: int = field(default=512, metadata={"help": "Longest answer, in tokens.", "min": 16})
+    seed: int = field(default=0, metadata={"help": "Sampling seed, so the same question over the same passages "
+                                                   "gets the same answer; -1 draws a new one each time.",
+                                           "min": -1})
 
     top_k: int = field(default=5, metadata={"help": "Passages put into the prompt.", "min": 1})
     candidates: int = field(default=50, metadata={"help": "Candidates each ranker returns before fusion.", "min": 1})

@@ -63,3 +63,11 @@ def test_answer_in_chinese_with_a_supporting_citation(kb):
 def test_question_outside_the_documents_is_refused(kb):
     answer = kb.ask("2025年诺贝尔物理学奖得主是谁？")
     assert answer.refused and not answer.citations
+
+
+def test_the_same_question_gets_the_same_answer_even_when_sampling_hot(kb):
+    # The seed is fixed per answer, so an answer does not depend on what was asked before it in the process.
+    hot = {"temperature": 1.2, "max_tokens": 40}
+    first = kb.ask("上下文窗口是什么意思？", **hot).draft
+    kb.ask("LoRA 是什么？", **hot)
+    assert kb.ask("上下文窗口是什么意思？", **hot).draft == first
