@@ -40,6 +40,28 @@ EXAMPLE = [
 ]
 
 
+def passage_body(hit: Hit) -> str:
+    """The passage as the model reads it. A table chunk's rows are written as "column：value" pairs, so a
+    small model reading row 4 does not have to count cells back to the header to know which number is which."""
+    lines = hit.text.split("\n")
+    at = next((i for i, line in enumerate(lines) if " | " in line), None) if hit.rows else None
+    if at is None:
+        return hit.text
+    columns, rows = lines[at].split(" | "), lines[at + 1:]
+    # A table chunk is a header line (2+ named columns) and at most one line per row of its range (empty
+    # rows are skipped); anything else, such as a one-row sheet, goes in as it is.
+    if sum(1 for c in columns if c.strip()) < 2 or not rows or len(rows) > hit.rows[1] - hit.rows[0] + 1:
+        return hit.text
+    out = lines[:at]
+    for line in rows:
+        cells = line.split(" | ")  # trailing empty cells are not written, so a row may be shorter
+        if len(cells) < 2 or len(cells) > len(columns):  # a note under the table, or a ragged row
+            out.append(line)
+        else:
+            out.append("；".join(f"{column}：{cell}" for column, cell in zip(columns, cells) if cell.strip()))
+    return "\n".join(out)
+
+
 def passage_header(number: int, hit: Hit) -> str:
     locator = hit.locator
     return f"[{number}] 来源：{Path(hit.source).name}" + (f"，{locator}" if locator else "")
@@ -67,7 +89,7 @@ def build_messages(question: str, hits: list[Hit], *, count_tokens: Callable[[st
     passages: list[str] = []
     used: list[Hit] = []
     for hit in hits:
-        block = f"{passage_header(len(used) + 1, hit)}\n{hit.text}"
+        block = f"{passage_header(len(used) + 1, hit)}\n{passage_body(hit)}"
         cost = count_tokens(block) + 2
         if cost > budget:
             if budget < 48:
