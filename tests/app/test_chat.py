@@ -47,7 +47,7 @@ def test_sidebar_sampling_reaches_the_model(filled, fake_generator, monkeypatch)
     at.run()
     fake_generator.replies.append("量化把权重压缩成 4 位整数 [1]。")
     ask(at, "量化把权重压缩成几位？")
-    assert seen == [{"temperature": 0.7, "top_p": 0.5, "max_tokens": 128}]
+    assert seen == [{"temperature": 0.7, "top_p": 0.5, "max_tokens": 128, "seed": 0}]  # the seed from settings
     prompt = fake_generator.prompts[0][-1]["content"]
     assert "[1] 来源：" in prompt and "[2] 来源：" not in prompt  # top-k 1: one passage in the prompt
     assert all(s.help for s in sliders.values())  # every control explains itself in one line
