@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+CELL_SEPARATOR = " | "  # between the cells of a table row; the prompt splits rows on it again
+
 
 @dataclass(frozen=True)
 class Section:

@@ -85,8 +85,9 @@ def content_words(question: str) -> list[str]:
 
 
 def _everyday(word: str) -> bool:
-    """Among the most frequent words of jieba's general dictionary ("人员", "出来", "应该", "情况"): such a
-    word names no subject, so its absence from the KB says nothing about whether the KB covers the question."""
+    """A question word ("多长") or among the most frequent words of jieba's general dictionary ("人员", "出来",
+    "应该", "情况"): such a word names no subject, so its absence from the KB says nothing about whether the KB
+    covers the question."""
     import jieba
 
     return word in QUESTION_WORDS or (jieba.get_FREQ(word) or 0) >= EVERYDAY_FREQ

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ingest.types import CELL_SEPARATOR
 from rag.errors import PromptTooLong
 from rag.llm import Message
 from rag.types import Hit
@@ -44,17 +45,17 @@ def passage_body(hit: Hit) -> str:
     """The passage as the model reads it. A table chunk's rows are written as "column：value" pairs, so a
     small model reading row 4 does not have to count cells back to the header to know which number is which."""
     lines = hit.text.split("\n")
-    at = next((i for i, line in enumerate(lines) if " | " in line), None) if hit.rows else None
+    at = next((i for i, line in enumerate(lines) if CELL_SEPARATOR in line), None) if hit.rows else None
     if at is None:
         return hit.text
-    columns, rows = lines[at].split(" | "), lines[at + 1:]
+    columns, rows = lines[at].split(CELL_SEPARATOR), lines[at + 1:]
     # A table chunk is a header line (2+ named columns) and at most one line per row of its range (empty
     # rows are skipped); anything else, such as a one-row sheet, goes in as it is.
     if sum(1 for c in columns if c.strip()) < 2 or not rows or len(rows) > hit.rows[1] - hit.rows[0] + 1:
         return hit.text
     out = lines[:at]
     for line in rows:
-        cells = line.split(" | ")  # trailing empty cells are not written, so a row may be shorter
+        cells = line.split(CELL_SEPARATOR)  # trailing empty cells are not written, so a row may be shorter
         if len(cells) < 2 or len(cells) > len(columns):  # a note under the table, or a ragged row
             out.append(line)
         else:

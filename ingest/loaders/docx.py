@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ingest.loaders import LoaderWarning
-from ingest.types import Section
+from ingest.types import CELL_SEPARATOR, Section
 from rag.errors import LoaderError
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -141,7 +141,7 @@ class _Walker:
         yield from self.flush()
         self._tables += 1
         name, heading = f"table {self._tables}", self.heading
-        lines = [(n, " | ".join(cells)) for n, cells in rows if any(cells)]
+        lines = [(n, CELL_SEPARATOR.join(cells)) for n, cells in rows if any(cells)]
         header_row, header = lines[0]
         header = f"{caption}\n{header}" if caption else header
         if len(lines) == 1:

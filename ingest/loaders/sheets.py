@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ingest.loaders import LoaderWarning
 from ingest.loaders.encoding import open_text, sniff_delimiter
-from ingest.types import Section
+from ingest.types import CELL_SEPARATOR, Section
 from rag.errors import LoaderError
 
 EMPTY_RUN_LIMIT = 1000
@@ -277,7 +277,7 @@ def _warn_if_empty(sections: Iterator[Section]) -> Iterator[Section]:
 
 
 def _join(cells: list[str]) -> str:
-    return " | ".join(cells[: _extent(cells)])
+    return CELL_SEPARATOR.join(cells[: _extent(cells)])
 
 
 def _extent(cells: list[str]) -> int:
