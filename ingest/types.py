@@ -51,6 +51,7 @@ class LoadResult:
 
     source: str
     kind: str  # "pdf", "docx", "xlsx", "csv", "md", "txt", ...
+    title: str = ""  # the title the file declares, if any (`ingest.titles`)
     chunks: list[Chunk] = field(default_factory=list)
     pages: int | None = None  # page count for PDFs
     rows: int | None = None  # data rows for spreadsheets

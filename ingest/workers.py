@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ingest.chunking import TokenCounter, chunk_sections, estimate_tokens
 from ingest.loaders import LoaderWarning, kind_of, load
+from ingest.titles import document_title
 from ingest.types import LoadResult
 from rag.errors import LoaderError
 
@@ -63,7 +64,7 @@ def _counter(tokenizer_file: str | None) -> TokenCounter:
 def parse_file(source: str, spec: ChunkSpec) -> LoadResult:
     """Load and chunk one file. Runs inside a worker; loader warnings are collected, not printed."""
     path = Path(source)
-    result = LoadResult(source=source, kind=kind_of(path))
+    result = LoadResult(source=source, kind=kind_of(path), title=document_title(path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pages, rows = set(), 0

@@ -194,7 +194,8 @@ def docs(kb_dir):
         click.echo("The knowledge base is empty; add documents with `rag ingest PATH`.")
     for d in documents:
         size = f"{d.pages} pages" if d.pages else f"{d.rows} rows" if d.rows else ""
-        click.echo(f"{d.kind:5} {d.chunks:5} chunks  {size:>10}  {d.added_at}  {d.source}")
+        title = f"  ({d.title})" if d.title else ""
+        click.echo(f"{d.kind:5} {d.chunks:5} chunks  {size:>10}  {d.added_at}  {d.source}{title}")
 
 
 @main.command()

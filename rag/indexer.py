@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.titles import document_title
 from ingest.types import LoadResult
 from ingest.workers import ChunkSpec, FileFailure, parse_files
 from rag.keyword import tokenize
@@ -107,6 +108,8 @@ class Indexer:
                 self._write(buffer, hashes, report)
                 buffer = []
         self._write(buffer, hashes, report)
+        untitled = self.store.untitled()
+        self.store.backfill_titles({s: document_title(Path(s)) for s in report.unchanged if s in untitled})
         self._sync(dirs, {str(f) for f in files}, report)
         self.store.flush()
         report.seconds = time.perf_counter() - started
@@ -126,7 +129,7 @@ class Indexer:
         for r in results:
             existed = self.store.document_hash(r.source) is not None
             doc = Document(source=r.source, kind=r.kind, pages=r.pages, rows=r.rows, chunks=len(r.chunks),
-                           added_at=now, sha256=hashes[r.source])
+                           added_at=now, sha256=hashes[r.source], title=r.title)
             dim = self.store.config.dim
             matrix = np.stack([known[c.id] for c in r.chunks]) if r.chunks else np.zeros((0, dim), np.float32)
             self.store.put_document(doc, r.chunks, matrix, [tokenize(embed_text(c)) for c in r.chunks])

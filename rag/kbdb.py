@@ -11,7 +11,7 @@ Trade-offs:
 - The keyword index is an FTS5 table holding our own tokens joined by spaces. The `ascii` tokenizer with
   `-_.` as token characters splits only there: "温度参数" and "top-p" stay one token each, where `unicode61`
   would split "top-p" and break Devanagari apart at combining marks.
-- Queries reach FTS5 only as quoted strings joined by OR, so user text can never be FTS syntax.
+- Queries against the keyword index are in `rag.fts`.
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ SCHEMA_VERSION = 1
 CONFIG_FILE, DB_FILE = "config.json", "kb.sqlite"
 _BATCH = 500  # ids per `IN (...)`: well under SQLite's variable limit on every version
 _FETCH = 20_000  # vectors per fetchmany when loading the index: about 30 MB at dim 384
-ROW_BUDGET = 30_000  # rows one keyword query may score: ~50-100 ms on a busy 2-core machine (keyword_search)
 
 _SCHEMA = """
 BEGIN;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta VALUES ('generation', 0), ('pruned', 0);
 CREATE TABLE documents(source TEXT PRIMARY KEY, kind TEXT NOT NULL, sha256 TEXT NOT NULL,
-    pages INTEGER, "rows" INTEGER, chunks INTEGER NOT NULL, added_at TEXT NOT NULL);
+    pages INTEGER, "rows" INTEGER, chunks INTEGER NOT NULL, added_at TEXT NOT NULL, title TEXT);
 CREATE TABLE chunks(id INTEGER PRIMARY KEY, source TEXT NOT NULL, text TEXT NOT NULL,
     page INTEGER, sheet TEXT, row_start INTEGER, row_end INTEGER, heading TEXT, start INTEGER NOT NULL,
     "end" INTEGER NOT NULL, vector BLOB NOT NULL, gen INTEGER NOT NULL);
@@ -102,11 +101,20 @@ def connect(db: Path, *, create: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")  # a committed document survives a power cut
         if create:
             conn.executescript(_SCHEMA)
+        else:
+            _add_title_column(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise ConfigError(f"{db} is not a readable knowledge-base database ({exc}); "
                           f"{rebuild_hint(db.parent)}") from exc
     return conn
+
+
+def _add_title_column(db: sqlite3.Connection) -> None:
+    """KBs made before documents had titles gain the column, NULL ("not read yet") until the next ingest."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+    if "title" not in columns:
+        db.execute("ALTER TABLE documents ADD COLUMN title TEXT")
 
 
 def meta(db: sqlite3.Connection, key: str) -> int:
@@ -181,9 +189,9 @@ def delete_source(db: sqlite3.Connection, source: str, gen: int) -> bool:
 
 def insert_document(db: sqlite3.Connection, doc: Document, rows: list[ChunkRow], texts: list[str],
                     gen: int) -> None:
-    db.execute('INSERT INTO documents(source, kind, sha256, pages, "rows", chunks, added_at) '
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-               (doc.source, doc.kind, doc.sha256, doc.pages, doc.rows, len(rows), doc.added_at))
+    db.execute('INSERT INTO documents(source, kind, sha256, pages, "rows", chunks, added_at, title) '
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (doc.source, doc.kind, doc.sha256, doc.pages, doc.rows, len(rows), doc.added_at, doc.title))
     db.executemany(f"INSERT INTO chunks({_CHUNK_COLUMNS}, vector, gen) VALUES ({', '.join('?' * 12)})",
                    [row + (gen,) for row in rows])
     db.executemany("INSERT INTO keywords(rowid, tokens) VALUES (?, ?)",
@@ -229,82 +237,32 @@ def load_chunks(db: sqlite3.Connection, ids: list[int]) -> dict[int, Chunk]:
 
 
 def documents(db: sqlite3.Connection) -> list[Document]:
-    rows = db.execute('SELECT source, kind, pages, "rows", chunks, added_at, sha256 FROM documents '
-                      "ORDER BY source").fetchall()
+    rows = db.execute('SELECT source, kind, pages, "rows", chunks, added_at, sha256, coalesce(title, \'\') '
+                      "FROM documents ORDER BY source").fetchall()
     return [Document(*row) for row in rows]
+
+
+def titles(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(source, title) of every document; the title is "" where there is none or it was never read."""
+    return db.execute("SELECT source, coalesce(title, '') FROM documents").fetchall()
+
+
+def untitled(db: sqlite3.Connection) -> set[str]:
+    """Documents stored before titles were read (NULL, as opposed to "" for a file that has none)."""
+    return {row[0] for row in db.execute("SELECT source FROM documents WHERE title IS NULL")}
+
+
+def set_titles(db: sqlite3.Connection, titles_: dict[str, str]) -> None:
+    db.executemany("UPDATE documents SET title = ? WHERE source = ?", [(t, s) for s, t in titles_.items()])
+
+
+def sources_of(db: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for batch in _batches(ids):
+        out.update(db.execute(f"SELECT id, source FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch))
+    return out
 
 
 def document_hash(db: sqlite3.Connection, source: str) -> str | None:
     row = db.execute("SELECT sha256 FROM documents WHERE source = ?", (source,)).fetchone()
     return row[0] if row else None
-
-
-def fts_query(tokens: list[str]) -> str:
-    """An FTS5 MATCH expression: each token a quoted string, joined by OR, so no user text is FTS syntax.
-
-    Tokens without a character the tokenizer keeps would be empty strings; they are dropped.
-    """
-    quoted = ['"' + t.replace('"', '""') + '"' for t in (t.replace("\x00", "") for t in tokens)
-              if any(not ch.isascii() or ch.isalnum() or ch in "-_." for ch in t)]
-    return " OR ".join(dict.fromkeys(quoted))
-
-
-def _vocabulary(db: sqlite3.Connection) -> None:
-    """`temp.keyword_df`: FTS5's own term list with each term's chunk count, read by seeks, not row scans."""
-    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.keyword_df USING fts5vocab(main, keywords, 'row')")
-
-
-def _df(db: sqlite3.Connection, tokens: list[str]) -> dict[str, int]:
-    """How many chunks hold each token, from FTS5's own vocabulary (a seek per term, no row scan)."""
-    _vocabulary(db)
-    found: dict[str, int] = {}
-    for batch in (tokens[i:i + _BATCH] for i in range(0, len(tokens), _BATCH)):
-        sql = f"SELECT term, doc FROM temp.keyword_df WHERE term IN ({','.join('?' * len(batch))})"
-        found.update(db.execute(sql, batch).fetchall())
-    return found
-
-
-def starts_compound(db: sqlite3.Connection, token: str) -> bool:
-    """Whether an indexed token extends `token` by a -, _ or . part: "phi-3-mini" is in "phi-3-mini-128k".
-
-    A seek into FTS5's vocabulary (a range of terms), not a row scan.
-    """
-    _vocabulary(db)
-    rows = db.execute("SELECT term FROM temp.keyword_df WHERE term > ? AND term < ? LIMIT 200",
-                      (token, token + "\U0010ffff")).fetchall()
-    return any(term[len(token):len(token) + 1] in ("-", "_", ".") for (term,) in rows)
-
-
-def keyword_search(db: sqlite3.Connection, tokens: list[str], k: int) -> list[tuple[int, float]]:
-    """The best k chunks by BM25 over any of `tokens`, scoring at most about ROW_BUDGET rows.
-
-    FTS5 scores every row an OR query matches before it keeps the best k, so one very common token makes a
-    query slow: at 1M chunks a token in 12% of them took 360 ms (`bench.search`). Such tokens add little to
-    BM25 (low IDF), so tokens are taken rarest first while the rows they match fit the budget; the rarest is
-    always kept. Rows holding only a dropped token can still fill up a short result, unranked and scored 0,
-    so "does any token occur" (the unknown-name refusal) keeps its answer. Below ROW_BUDGET chunks in all,
-    nothing is ever dropped.
-    """
-    if k <= 0:
-        return []
-    df = _df(db, tokens)
-    kept, dropped, rows_to_score = [], [], 0
-    for t in sorted(dict.fromkeys(tokens), key=lambda t: df.get(t, 0)):
-        if kept and rows_to_score + df.get(t, 0) > ROW_BUDGET:
-            dropped.append(t)
-        else:
-            kept.append(t)
-            rows_to_score += df.get(t, 0)
-    expression = fts_query(kept)
-    if not expression:
-        return []
-    # `rank` is bm25() by default, and ORDER BY rank LIMIT k lets FTS5 keep only the best k.
-    rows = db.execute("SELECT rowid, rank FROM keywords WHERE keywords MATCH ? ORDER BY rank LIMIT ?",
-                      (expression, k)).fetchall()
-    hits = [(int(cid), -float(score)) for cid, score in rows]  # FTS5's bm25 is lower-is-better; negate
-    if dropped and len(hits) < k:
-        seen = {cid for cid, _ in hits}
-        more = db.execute("SELECT rowid FROM keywords WHERE keywords MATCH ? LIMIT ?",
-                          (fts_query(dropped), k + len(seen))).fetchall()
-        hits += [(int(cid), 0.0) for (cid,) in more if cid not in seen][:k - len(hits)]
-    return hits

@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from ingest.types import Chunk
-from rag import kbdb, vectors
+from rag import fts, kbdb, naming, vectors
 from rag.errors import ConfigError, EmbeddingMismatch, KBLocked, KBNotFound
-from rag.kbdb import CONFIG_FILE, DB_FILE, SCHEMA_VERSION, KBConfig, fts_query
+from rag.fts import fts_query
+from rag.kbdb import CONFIG_FILE, DB_FILE, SCHEMA_VERSION, KBConfig
 from rag.lock import WriteLock
 from rag.types import Document
 
@@ -55,6 +56,7 @@ class Store:
         self._index: vectors.Index = vectors.new_index(config.dim)
         self._gen: int | None = None  # the SQLite generation self._index reflects; None: not loaded yet
         self._writer_thread: int | None = None  # the thread holding write.lock through this Store
+        self._names: tuple[int, naming.DocumentNames] | None = None  # per generation, built on first use
 
     # -- lifetime ---------------------------------------------------------------------------------------
     @classmethod
@@ -165,6 +167,12 @@ class Store:
                 kbdb.insert_document(self._db, doc, rows, texts, gen)
             self._sync()
 
+    def backfill_titles(self, titles: dict[str, str]) -> None:
+        """Store titles read for documents that were ingested before titles were kept."""
+        if titles:
+            with self._locked(10.0), self._mutex, kbdb.transaction(self._db):
+                kbdb.set_titles(self._db, titles)
+
     def remove_document(self, source: str) -> bool:
         with self._locked(10.0), self._mutex:
             with kbdb.transaction(self._db) as gen:
@@ -264,6 +272,26 @@ class Store:
         with self._mutex:
             return kbdb.documents(self._db)
 
+    def untitled(self) -> set[str]:
+        with self._mutex:
+            return kbdb.untitled(self._db)
+
+    def named_documents(self, query_tokens: list[str]) -> set[str]:
+        """Sources of the documents the query names (`rag.naming`)."""
+        with self._mutex:
+            gen = kbdb.meta(self._db, "generation")
+            if self._names is None or self._names[0] != gen:
+                self._names = (gen, naming.DocumentNames(kbdb.titles(self._db)))
+            names = self._names[1]
+            tokens = names.candidates(query_tokens)
+            if not tokens:
+                return set()
+            return names.named(tokens, fts.chunk_counts(self._db, tokens), self.chunk_count())
+
+    def sources(self, ids: list[int]) -> dict[int, str]:
+        with self._mutex:
+            return kbdb.sources_of(self._db, ids)
+
     def known_vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         with self._mutex:
             return kbdb.known_vectors(self._db, chunk_ids)
@@ -287,8 +315,8 @@ class Store:
 
     def starts_compound(self, token: str) -> bool:
         with self._mutex:
-            return kbdb.starts_compound(self._db, token)
+            return fts.starts_compound(self._db, token)
 
     def keyword_search(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
         with self._mutex:  # SQLite is the keyword index itself, so there is nothing to sync first
-            return kbdb.keyword_search(self._db, query_tokens, k)
+            return fts.keyword_search(self._db, query_tokens, k)

@@ -75,6 +75,7 @@ class Document:
     chunks: int
     added_at: str  # ISO 8601, UTC
     sha256: str = ""
+    title: str = ""  # the title the file declares (`ingest.titles`), "" if none
 
 
 @dataclass

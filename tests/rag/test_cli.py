@@ -60,7 +60,7 @@ def test_search_ask_docs_remove(runner, docs, fake_generator):
     payload = json.loads(result.output)
     assert payload["citations"][0]["number"] == 1
 
-    assert "temp.md" in runner.invoke(main, ["docs", "--kb", "kb"]).output
+    assert "temp.md  (温度)" in runner.invoke(main, ["docs", "--kb", "kb"]).output  # with its title
     assert runner.invoke(main, ["remove", str(docs / "temp.md"), "--kb", "kb"]).exit_code == 0
     assert "empty" in runner.invoke(main, ["docs", "--kb", "kb"]).output
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ingest.types import Chunk
-from rag import kbdb, vectors
+from rag import fts, vectors
 from rag.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Document
 
@@ -65,7 +65,7 @@ def test_a_config_written_before_the_setting_existed_gets_the_default(tmp_path):
 
 @pytest.fixture
 def common_and_rare(tmp_path, monkeypatch):
-    monkeypatch.setattr(kbdb, "ROW_BUDGET", 5)
+    monkeypatch.setattr(fts, "ROW_BUDGET", 5)
     with Store.create(tmp_path / "kb", config(ann_min_chunks=0)) as store:
         put(store, "a", [f"common filler{i}" for i in range(10)] + ["common rare", "rare common common"], 1)
         yield store
@@ -90,7 +90,7 @@ def test_any_token_that_occurs_still_finds_a_row(common_and_rare):
 
 
 def test_under_the_budget_nothing_is_dropped(common_and_rare, monkeypatch):
-    monkeypatch.setattr(kbdb, "ROW_BUDGET", 1000)
+    monkeypatch.setattr(fts, "ROW_BUDGET", 1000)
     hits = common_and_rare.keyword_search(["common", "rare"], 12)
     assert len(hits) == 12 and all(score > 0 for _, score in hits)
     assert hits[0][0] in (11, 12)
