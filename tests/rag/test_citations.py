@@ -155,3 +155,15 @@ def test_a_yes_no_answer_that_restates_the_question_keeps_its_citation():
     text, cites = attribute("Mistral 7B 使用 Apache 2.0 许可证 [1]。", [row, PASSAGES[0]],
                             "Mistral 7B 的许可证是 Apache 2.0 吗？")
     assert [c.number for c in cites] == [1]
+
+
+def test_an_english_answer_stating_a_number_no_passage_holds_is_ungrounded():
+    # An unanswerable question ("How many epochs…?"): the model answers from memory with a number of its own.
+    text, cites = attribute("Fine-tuning a 7B model with LoRA on a 16 GB card usually takes about 100 epochs [1].",
+                            ROWS, "How many epochs does LoRA fine-tuning of a 7B model need?")
+    assert cites == []
+    # The same numbers are fine when the passages or the question hold them, thousands separators or not.
+    passages = [hit("Mistral 7B 使用滑动窗口注意力，窗口大小为 4096。", 1)]
+    _, cites = attribute("Mistral 7B uses a sliding window of 4,096 tokens [1].", passages,
+                         "What is Mistral 7B's attention window?")
+    assert [c.number for c in cites] == [1]
