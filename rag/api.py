@@ -190,7 +190,8 @@ class KnowledgeBase:
                    "seed": None if s.seed < 0 else s.seed, **sampling}
         hits = self.search(question, top_k)
         usable = relevant(hits, s.relevance_floor)
-        unknown = unknown_names(question, self._mentions, "\n".join(h.text for h in hits)) if usable else []
+        unknown = (unknown_names(question, self._mentions, "\n".join(h.text for h in hits), self._shares)
+                   if usable else [])
         retrieval = time.perf_counter() - started
 
         if not usable or unknown:
@@ -225,6 +226,10 @@ class KnowledgeBase:
         # A compound term may be asked for by its head: "Phi-3-mini" when the documents say "Phi-3-mini-128k".
         return bool(store and (store.keyword_search(tokens, 1)
                                or any(store.starts_compound(t) for t in tokens if _COMPOUND.search(t))))
+
+    def _shares(self, tokens: list[str]) -> dict[str, float]:
+        store = self._open()
+        return store.token_shares(tokens) if store else {}
 
     # -- lifetime ---------------------------------------------------------------------------------------
     def close(self) -> None:

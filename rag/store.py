@@ -288,6 +288,12 @@ class Store:
                 return set()
             return names.named(tokens, fts.chunk_counts(self._db, tokens), self.chunk_count())
 
+    def token_shares(self, tokens: list[str]) -> dict[str, float]:
+        """Each token's share of the chunks that hold it (absent tokens are left out)."""
+        with self._mutex:
+            total = self.chunk_count()
+            return {t: n / total for t, n in fts.chunk_counts(self._db, tokens).items()} if total else {}
+
     def sources(self, ids: list[int]) -> dict[int, str]:
         with self._mutex:
             return kbdb.sources_of(self._db, ids)
