@@ -47,24 +47,19 @@ def test_pdf_title_comes_from_the_info_dictionary(tmp_path):
     assert document_title(tmp_path / "g.pdf") == "RAG 实践指南"
 
 
-@pytest.mark.parametrize("text, title", [
-    ("# 大模型常见问题（FAQ）\n\n## 第一问\n答。\n", "大模型常见问题（FAQ）"),
-    ("---\ntitle: \"部署说明\"\nauthor: x\n---\n# 第一章\n", "部署说明"),
-    ("前言\n\n## 只有二级标题\n", ""),
+@pytest.mark.parametrize("name, text, title", [
+    # markdown: front matter, else the first H1
+    ("a.md", "# 大模型常见问题（FAQ）\n\n## 第一问\n答。\n", "大模型常见问题（FAQ）"),
+    ("a.md", "---\ntitle: \"部署说明\"\nauthor: x\n---\n# 第一章\n", "部署说明"),
+    ("a.md", "前言\n\n## 只有二级标题\n", ""),
+    # plain text: a short first line that is not markup
+    ("a.txt", "\n示例知识库说明\n\n本目录收录六个文件。\n", "示例知识库说明"),
+    ("a.txt", "这是一段很长的正文，第一行就写了很多内容，超过了一个标题应有的长度，所以它不是标题，而是正文的开头部分。\n", ""),
+    ("a.txt", '<?xml version="1.0" encoding="utf-8"?>\n<rss></rss>\n', ""),
 ])
-def test_markdown_title_is_front_matter_or_the_first_h1(tmp_path, text, title):
-    (tmp_path / "a.md").write_text(text, encoding="utf-8")
-    assert document_title(tmp_path / "a.md") == title
-
-
-@pytest.mark.parametrize("text, title", [
-    ("\n示例知识库说明\n\n本目录收录六个文件。\n", "示例知识库说明"),
-    ("这是一段很长的正文，第一行就写了很多内容，超过了一个标题应有的长度，所以它不是标题，而是正文的开头部分。\n", ""),
-    ('<?xml version="1.0" encoding="utf-8"?>\n<rss></rss>\n', ""),
-])
-def test_txt_title_is_a_short_first_line(tmp_path, text, title):
-    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
-    assert document_title(tmp_path / "a.txt") == title
+def test_text_title_is_the_markdown_h1_or_a_short_first_line(tmp_path, name, text, title):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    assert document_title(tmp_path / name) == title
 
 
 def test_gbk_text_title_is_decoded(tmp_path):
