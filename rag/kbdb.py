@@ -114,7 +114,11 @@ def _add_title_column(db: sqlite3.Connection) -> None:
     """KBs made before documents had titles gain the column, NULL ("not read yet") until the next ingest."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
     if "title" not in columns:
-        db.execute("ALTER TABLE documents ADD COLUMN title TEXT")
+        try:
+            db.execute("ALTER TABLE documents ADD COLUMN title TEXT")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):  # another process opening the KB added it first
+                raise
 
 
 def meta(db: sqlite3.Connection, key: str) -> int:

@@ -91,3 +91,25 @@ def test_a_kb_from_before_titles_gets_them_on_the_next_ingest_without_embedding(
         assert len(report.unchanged) == 5 and report.chunks_embedded == 0
         assert {Path(d.source).name: d.title for d in kb.documents()}["ops.docx"] == "机房运维手册"
         assert Path(kb.search("按运维手册，温度告警阈值是多少？", k=1)[0].source).name == "ops.docx"
+
+
+def test_two_processes_upgrading_an_old_kb_at_once_both_open_it(tmp_path):
+    from rag import kbdb
+
+    class SawTheOldSchema:
+        """A connection that checked the columns just before the other process added the title column."""
+
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            return [] if sql.startswith("PRAGMA") else self.conn.execute(sql, *args)
+
+    db_path = tmp_path / "kb.sqlite"
+    kbdb.connect(db_path, create=True).close()
+    with sqlite3.connect(db_path) as old:
+        old.execute("ALTER TABLE documents DROP COLUMN title")  # the schema as it was before titles
+    kbdb.connect(db_path).close()  # the first process upgrades it
+    late = sqlite3.connect(db_path, isolation_level=None)
+    kbdb._add_title_column(SawTheOldSchema(late))  # the second one's ALTER finds the column there: no error
+    assert late.execute("SELECT title FROM documents").fetchall() == []
