@@ -56,7 +56,7 @@ class Store:
         self._index: vectors.Index = vectors.new_index(config.dim)
         self._gen: int | None = None  # the SQLite generation self._index reflects; None: not loaded yet
         self._writer_thread: int | None = None  # the thread holding write.lock through this Store
-        self._names: tuple[int, naming.DocumentNames] | None = None  # per generation, built on first use
+        self._names: tuple[int | None, naming.DocumentNames] | None = None  # per generation, built on first use
 
     # -- lifetime ---------------------------------------------------------------------------------------
     @classmethod
@@ -279,14 +279,14 @@ class Store:
     def named_documents(self, query_tokens: list[str]) -> set[str]:
         """Sources of the documents the query names (`rag.naming`)."""
         with self._mutex:
-            gen = kbdb.meta(self._db, "generation")
-            if self._names is None or self._names[0] != gen:
-                self._names = (gen, naming.DocumentNames(kbdb.titles(self._db)))
+            total = self.chunk_count()  # syncs, so self._gen is SQLite's current generation
+            if self._names is None or self._names[0] != self._gen:
+                self._names = (self._gen, naming.DocumentNames(kbdb.titles(self._db)))
             names = self._names[1]
             tokens = names.candidates(query_tokens)
             if not tokens:
                 return set()
-            return names.named(tokens, fts.chunk_counts(self._db, tokens), self.chunk_count())
+            return names.named(tokens, fts.chunk_counts(self._db, tokens), total)
 
     def token_shares(self, tokens: list[str]) -> dict[str, float]:
         """Each token's share of the chunks that hold it (absent tokens are left out)."""

@@ -113,3 +113,16 @@ def test_two_processes_upgrading_an_old_kb_at_once_both_open_it(tmp_path):
     late = sqlite3.connect(db_path, isolation_level=None)
     kbdb._add_title_column(SawTheOldSchema(late))  # the second one's ALTER finds the column there: no error
     assert late.execute("SELECT title FROM documents").fetchall() == []
+
+
+def test_names_follow_documents_added_after_the_first_search(two_sources, settings, fake_embedder):
+    handbook = two_sources / "ops.docx"
+    moved = two_sources.parent / "ops.docx"
+    handbook.rename(moved)
+    question = "按运维手册，温度告警阈值是多少？"
+    with KnowledgeBase(settings.kb, settings, embedder=fake_embedder) as kb:
+        kb.add([two_sources])
+        assert Path(kb.search(question, k=1)[0].source).name == "notes.md"  # builds the names of this generation
+        moved.rename(handbook)
+        kb.add([two_sources])
+        assert Path(kb.search(question, k=1)[0].source).name == "ops.docx"
