@@ -35,3 +35,15 @@ def test_the_prompt_carries_the_rendered_rows_under_the_passage_header():
     assert used == [hit]
     assert "[1] 来源：glossary.xlsx，术语, row 3\n术语：分词器；English：Tokenizer；解释：把文本切成 token" \
         in messages[-1]["content"]
+
+
+def test_passages_keep_their_rank_numbers_but_the_best_sits_next_to_the_question():
+    hits = [Hit(text=f"第 {n} 名的段落", source=f"/kb/{n}.md", page=None, sheet=None, rows=None, heading=None,
+                score=1.0 / n, chunk_id=n) for n in (1, 2, 3)]
+    messages, used = build_messages("问题？", hits, count_tokens=len, n_ctx=4096, max_tokens=256)
+    assert used == hits  # [n] still maps to the n-th best hit
+    content = messages[-1]["content"]
+    order = [content.index(f"[{n}] 来源：{n}.md") for n in (3, 2, 1)]
+    assert order == sorted(order)
+    assert content.index("第 1 名的段落") < content.index("问题：问题？")
+    assert "第 1 名的段落" in content.split("\n\n")[-2]  # the last passage block before the question
