@@ -136,7 +136,7 @@ def test_citations_are_listed_in_number_order(filled, fake_generator):
     at = start()
     ask(at, "温度越低回答会怎样？量化压缩成几位整数？")  # a first turn shows which file the prompt numbers [1]
     prompt = fake_generator.prompts[0][-1]["content"]
-    first, second = ("temperature.md", "quant.md") if prompt.index("temperature.md") < prompt.index("quant.md") \
+    first, second = ("temperature.md", "quant.md") if "[1] 来源：temperature.md" in prompt \
         else ("quant.md", "temperature.md")
     sentences = {"temperature.md": "温度越低，回答越确定", "quant.md": "量化把 16 位浮点权重压缩成 4 位整数"}
     fake_generator.replies.append(f"{sentences[second]} [2]。{sentences[first]} [1]。")  # [2] is used first
