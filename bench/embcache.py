@@ -13,8 +13,11 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+
+from rag.indexer import embed_text
 
 
 def _key(model: str, text: str) -> bytes:
@@ -61,8 +64,10 @@ class EmbeddingCache:
 def export_project_vectors(kb_dir: Path, cache: Path, model_path: str) -> None:
     """The vectors a project KB holds, keyed by the text its embedder saw (`rag.indexer.embed_text`)."""
     db = sqlite3.connect(kb_dir / "kb.sqlite")
-    rows = db.execute("SELECT heading, text, vector FROM chunks").fetchall()
+    rows = db.execute("SELECT c.heading, c.text, c.page, c.sheet, COALESCE(d.title, ''), c.vector FROM chunks c "
+                      "JOIN documents d ON d.source = c.source").fetchall()
     db.close()
     c = EmbeddingCache(cache, f"{model_path}|rag")
-    c.put(((f"{h}\n{t}" if h else t), np.frombuffer(v, dtype="<f4")) for h, t, v in rows)
+    c.put((embed_text(SimpleNamespace(heading=h, text=t, page=p, sheet=s), title), np.frombuffer(v, dtype="<f4"))
+          for h, t, p, s, title, v in rows)
     c.close()

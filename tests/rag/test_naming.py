@@ -38,11 +38,12 @@ def test_the_rarest_matching_name_wins_over_a_shared_word():
     assert names.named(["llm"], {"llm": 3}, 100) == {"/d/llm-handbook.docx", "/d/glossary.xlsx"}
 
 
-def write_docx(path: Path, title: str, paragraphs: list[str]) -> None:
+def write_docx(path: Path, title: str, heading: str, paragraphs: list[str]) -> None:
     import docx
 
     doc = docx.Document()
     doc.core_properties.title = title
+    doc.add_heading(heading, level=1)  # so the title is only a name, not the chunk's context (`embed_text`)
     for text in paragraphs:
         doc.add_paragraph(text)
     doc.save(path)
@@ -52,7 +53,7 @@ def write_docx(path: Path, title: str, paragraphs: list[str]) -> None:
 def two_sources(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
-    write_docx(folder / "ops.docx", "机房运维手册", ["温度告警阈值设为 35 度。"])
+    write_docx(folder / "ops.docx", "机房运维手册", "第三章", ["温度告警阈值设为 35 度。"])
     (folder / "notes.md").write_text("# 笔记\n温度告警的阈值：温度超过 40 度告警，温度告警每分钟检查一次。\n",
                                      encoding="utf-8")
     for i in range(3):  # other documents, so that the title word is rare in the KB as a whole
