@@ -1,7 +1,7 @@
 """Retrieval and answer quality: the shipped hybrid against dense-only, keyword-only and a LangChain retriever.
 
 Question sets (each over its own KB, as `rag eval` runs them):
-- data/eval/dev.jsonl, test.jsonl and the blind test2.jsonl … test6.jsonl over data/samples;
+- data/eval/dev.jsonl, test.jsonl and the blind test2.jsonl … test7.jsonl over data/samples;
 - data/eval/shared_samples.jsonl over ../shared/samples;
 - the CMRC2018 subset (300 questions over 848 passages, `bench.cmrc2018`).
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -74,6 +75,7 @@ def question_sets(work: Path, quick: bool, dev_minutes: float, cmrc_minutes: flo
             QuestionSet("test4, written blind (data/samples)", samples, load_questions(ev / "test4.jsonl"), 0),
             QuestionSet("test5, written blind (data/samples)", samples, load_questions(ev / "test5.jsonl"), 0),
             QuestionSet("test6, written blind (data/samples)", samples, load_questions(ev / "test6.jsonl"), 0),
+            QuestionSet("test7, written blind (data/samples)", samples, load_questions(ev / "test7.jsonl"), 0),
             QuestionSet("shared_samples (../shared/samples)", shared, load_questions(ev / "shared_samples.jsonl"), 0),
             QuestionSet("CMRC2018 subset" + (" (first 30)" if quick else ""), cmrc_files, cmrc, cmrc_minutes)]
 
@@ -137,6 +139,9 @@ def main() -> None:
         key = tuple(qs.files)
         if key not in built:
             kb_dir = work / f"kb-{len(built)}"
+            # A KB left by an earlier run would skip its unchanged files and keep what that run's code indexed;
+            # the vectors come from the cache, so building afresh costs little.
+            shutil.rmtree(kb_dir, ignore_errors=True)
             with KnowledgeBase(kb_dir, base.replace(kb=str(kb_dir)), embedder=embedder) as kb:
                 kb.add(qs.files)
                 chunks = sum(d.chunks for d in kb.documents())
