@@ -64,10 +64,11 @@ class EmbeddingCache:
 def export_project_vectors(kb_dir: Path, cache: Path, model_path: str) -> None:
     """The vectors a project KB holds, keyed by the text its embedder saw (`rag.indexer.embed_text`)."""
     db = sqlite3.connect(kb_dir / "kb.sqlite")
-    rows = db.execute("SELECT c.heading, c.text, c.page, c.sheet, COALESCE(d.title, ''), c.vector FROM chunks c "
-                      "JOIN documents d ON d.source = c.source").fetchall()
+    rows = db.execute("SELECT c.heading, c.text, c.page, c.sheet, c.row_start, c.row_end, COALESCE(d.title, ''), "
+                      "c.vector FROM chunks c JOIN documents d ON d.source = c.source").fetchall()
     db.close()
     c = EmbeddingCache(cache, f"{model_path}|rag")
-    c.put((embed_text(SimpleNamespace(heading=h, text=t, page=p, sheet=s), title), np.frombuffer(v, dtype="<f4"))
-          for h, t, p, s, title, v in rows)
+    c.put((embed_text(SimpleNamespace(heading=h, text=t, page=p, sheet=s, rows=None if r0 is None else (r0, r1)),
+                      title), np.frombuffer(v, dtype="<f4"))
+          for h, t, p, s, r0, r1, title, v in rows)
     c.close()

@@ -39,3 +39,11 @@ def test_later_chunks_of_a_text_file_are_found_by_its_title(tmp_path: Path, fake
         assert last and "示例知识库说明" not in last[0].text  # a later chunk: its own text lacks the title
         by_title = kb.search("示例知识库说明", k=5, mode="keyword")
     assert last[0].chunk_id in {h.chunk_id for h in by_title}
+
+
+def test_a_captioned_table_is_described_by_its_caption_not_the_heading_it_sits_under():
+    captioned = "表 2-1 采样参数对比\n参数 | 作用 | 常见取值\nrepeat_penalty | 抑制重复 | 1.05–1.2"
+    table = chunk(captioned, heading="2.3 截断采样 > 2.3.2 Top-p", sheet="table 2", rows=(2, 2))
+    assert embed_text(table, "手册") == captioned
+    bare = "参数 | 作用 | 常见取值\nrepeat_penalty | 抑制重复 | 1.05–1.2"
+    assert embed_text(chunk(bare, heading="2.3.2 Top-p", sheet="table 2", rows=(2, 2))) == f"2.3.2 Top-p\n{bare}"
