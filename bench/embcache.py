@@ -13,10 +13,10 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
+from rag import kbdb
 from rag.indexer import embed_text
 
 
@@ -64,11 +64,9 @@ class EmbeddingCache:
 def export_project_vectors(kb_dir: Path, cache: Path, model_path: str) -> None:
     """The vectors a project KB holds, keyed by the text its embedder saw (`rag.indexer.embed_text`)."""
     db = sqlite3.connect(kb_dir / "kb.sqlite")
-    rows = db.execute("SELECT c.heading, c.text, c.page, c.sheet, c.row_start, c.row_end, COALESCE(d.title, ''), "
-                      "c.vector FROM chunks c JOIN documents d ON d.source = c.source").fetchall()
+    ids = [cid for (cid,) in db.execute("SELECT id FROM chunks")]
+    chunks, vectors, titles = kbdb.load_chunks(db, ids), kbdb.known_vectors(db, ids), dict(kbdb.titles(db))
     db.close()
     c = EmbeddingCache(cache, f"{model_path}|rag")
-    c.put((embed_text(SimpleNamespace(heading=h, text=t, page=p, sheet=s, rows=None if r0 is None else (r0, r1)),
-                      title), np.frombuffer(v, dtype="<f4"))
-          for h, t, p, s, r0, r1, title, v in rows)
+    c.put((embed_text(chunk, titles[chunk.source]), vectors[cid]) for cid, chunk in chunks.items())
     c.close()

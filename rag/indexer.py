@@ -51,11 +51,11 @@ def embed_text(chunk, title: str = "") -> str:
     captioned table goes without the path. Recall@1 on the seven data/samples sets 232 → 235 of 274 (test2 +1,
     test5 +1, test6 +2, test4 −1), test7 34 → 36 of 43 (measured after its blind run).
     """
-    if chunk.heading and not _captioned_table(chunk):
-        return f"{chunk.heading}\n{chunk.text}"
-    if chunk.heading or chunk.page is not None or chunk.sheet is not None or not title or chunk.text.startswith(title):
-        return chunk.text
-    return f"{title}\n{chunk.text}"
+    if chunk.heading:
+        return chunk.text if _captioned_table(chunk) else f"{chunk.heading}\n{chunk.text}"
+    if title and chunk.page is None and chunk.sheet is None and not chunk.text.startswith(title):
+        return f"{title}\n{chunk.text}"
+    return chunk.text
 
 
 def _captioned_table(chunk) -> bool:
@@ -143,12 +143,12 @@ class Indexer:
     def _write(self, results: list[LoadResult], hashes: dict[str, str], report: IngestReport) -> None:
         if not results:
             return
-        ids = [c.id for r in results for c in r.chunks]
-        known = self.store.known_vectors(ids)
-        missing = [(c, r.title) for r in results for c in r.chunks if c.id not in known]
+        texts = {c.id: embed_text(c, r.title) for r in results for c in r.chunks}
+        known = self.store.known_vectors(list(texts))
+        missing = [cid for cid in texts if cid not in known]
         if missing:
-            vectors = self.embedder.embed([embed_text(c, title) for c, title in missing])
-            known.update(zip((c.id for c, _ in missing), np.asarray(vectors, dtype=np.float32)))
+            vectors = self.embedder.embed([texts[cid] for cid in missing])
+            known.update(zip(missing, np.asarray(vectors, dtype=np.float32)))
             report.chunks_embedded += len(missing)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for r in results:
@@ -157,7 +157,7 @@ class Indexer:
                            added_at=now, sha256=hashes[r.source], title=r.title)
             dim = self.store.config.dim
             matrix = np.stack([known[c.id] for c in r.chunks]) if r.chunks else np.zeros((0, dim), np.float32)
-            self.store.put_document(doc, r.chunks, matrix, [tokenize(embed_text(c, r.title)) for c in r.chunks])
+            self.store.put_document(doc, r.chunks, matrix, [tokenize(texts[c.id]) for c in r.chunks])
             (report.updated if existed else report.added).append(r.source)
 
     def _sync(self, dirs: list[Path], seen: set[str], report: IngestReport) -> None:
