@@ -1,7 +1,7 @@
 """Retrieval and answer quality: the shipped hybrid against dense-only, keyword-only and a LangChain retriever.
 
 Question sets (each over its own KB, as `rag eval` runs them):
-- data/eval/dev.jsonl, test.jsonl and the blind test2.jsonl … test7.jsonl over data/samples;
+- data/eval/dev.jsonl, test.jsonl and the blind test2.jsonl … test8.jsonl over data/samples;
 - data/eval/shared_samples.jsonl over ../shared/samples;
 - the CMRC2018 subset (300 questions over 848 passages, `bench.cmrc2018`).
 
@@ -76,6 +76,7 @@ def question_sets(work: Path, quick: bool, dev_minutes: float, cmrc_minutes: flo
             QuestionSet("test5, written blind (data/samples)", samples, load_questions(ev / "test5.jsonl"), 0),
             QuestionSet("test6, written blind (data/samples)", samples, load_questions(ev / "test6.jsonl"), 0),
             QuestionSet("test7, written blind (data/samples)", samples, load_questions(ev / "test7.jsonl"), 0),
+            QuestionSet("test8, written blind (data/samples)", samples, load_questions(ev / "test8.jsonl"), 0),
             QuestionSet("shared_samples (../shared/samples)", shared, load_questions(ev / "shared_samples.jsonl"), 0),
             QuestionSet("CMRC2018 subset" + (" (first 30)" if quick else ""), cmrc_files, cmrc, cmrc_minutes)]
 

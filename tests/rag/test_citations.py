@@ -167,3 +167,46 @@ def test_an_english_answer_stating_a_number_no_passage_holds_is_ungrounded():
     _, cites = attribute("Mistral 7B uses a sliding window of 4,096 tokens [1].", passages,
                          "What is Mistral 7B's attention window?")
     assert [c.number for c in cites] == [1]
+
+
+def test_a_learning_rate_in_e_notation_that_no_passage_holds_is_ungrounded():
+    # "1e-4" is one number; read as a 1 and a 4, any passage seemed to hold it and the answer was passed on.
+    passages = [hit("LoRA 由微软的研究者于 2021 年提出，可训练参数往往不到原模型的 1%，秩常取 4 到 64。", 1)]
+    _, cites = attribute("The recommended learning rate for LoRA on a 7B model is 1e-4 [1].", passages,
+                         "What learning rate is recommended for LoRA fine-tuning of a 7B model?")
+    assert cites == []
+    _, cites = attribute("LoRA was proposed in 2021 [1].", passages, "When was LoRA proposed?")
+    assert [c.number for c in cites] == [1]
+
+
+def test_an_english_sentence_is_cited_by_the_row_that_holds_its_terms():
+    # Mixed passages, so not judged across scripts, and the English words share no bigram with the Chinese row.
+    passages = [*ROWS, hit("Q4_K_M is the usual choice; Q3 and Q2 formats degrade noticeably.", 4)]
+    question = "According to the glossary, what is the average number of bits per weight for Q6_K?"
+    text, cites = attribute("The average number of bits per weight for Q6_K is 6.56 bits/weight [3].", passages,
+                           question)
+    assert [c.number for c in cites] == [1] and "[1]" in text
+    # A Chinese sentence is judged by overlap: the row's terms alone do not back a claim it does not make.
+    mistral = [hit("模型 | 参数量（B） | 上下文长度（token）\nMistral 7B | 7.3 | 8192", 1),
+               hit("Mistral 7B 使用 Apache 2.0 许可证，由 Mistral AI 发布。", 2), LOW_TEMPERATURE[0]]
+    assert attribute("Mistral 7B 预训练一共用了 8192 token 的数据。", mistral,
+                     "Mistral 7B 预训练用了多少 token 的数据？")[1] == []
+
+
+def test_an_answer_that_only_echoes_the_question_is_replaced_by_the_passage_sentence_that_answers_it():
+    passages = [
+        hit("想让模型知道新东西，用 RAG。固定的报告格式、特定的客服语气，更适合用 LoRA 做轻量微调。", 1),
+        hit("微调擅长改变模型的行为。", 2),
+    ]
+    question = "我希望模型每次都按公司固定的报告模板来写，这种需求该用 RAG 还是做微调？"
+    text, cites = attribute("希望模型每次都按公司固定的报告模板来写，这种需求该用 RAG [2]。", passages, question)
+    assert text == "资料原文：固定的报告格式、特定的客服语气，更适合用 LoRA 做轻量微调 [1]。"
+    assert [c.number for c in cites] == [1] and cites[0].quote.startswith("固定的报告格式")
+    # An answer of its own is left alone, even one that repeats much of the question.
+    own = "这种需求更适合用 LoRA 做轻量微调 [1]。"
+    assert attribute(own, passages, question)[0] == own
+
+
+def test_a_marker_cut_off_by_the_token_limit_is_dropped():
+    text, cites = attribute("温度越低，输出越确定 [1]。" + "".join(f" [{n}]" for n in range(2, 40)) + " [4", PASSAGES)
+    assert text == "温度越低，输出越确定 [1]。" and [c.number for c in cites] == [1]
