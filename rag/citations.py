@@ -160,12 +160,12 @@ def quote_answer(question: str, passages: list[Hit]) -> tuple[str, list[Citation
     """In place of an echo, the passage sentence that shares most with the question, quoted and cited; the
     higher-ranked passage wins a tie."""
     asked = _bigrams(question)
-    best, number = "", 0
+    best, number, shared = "", 0, 0
     for n, passage in enumerate(passages, 1):
         for start, end in split_sentences(passage.text):
             sentence = passage.text[start:end].strip()
-            if len(_bigrams(sentence) & asked) > len(_bigrams(best) & asked):
-                best, number = sentence, n
+            if (count := len(_bigrams(sentence) & asked)) > shared:
+                best, number, shared = sentence, n, count
     if not number:
         return "", []
     label = QUOTE_ZH if _cjk_share(question) > 0.5 else QUOTE_EN
