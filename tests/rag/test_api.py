@@ -231,3 +231,23 @@ def test_re_adding_an_unchanged_folder_never_loads_the_embedding_model(corpus, s
     with make_kb(settings, again, fake_generator) as kb:
         report = kb.add([corpus])
     assert report.unchanged and not report.added and not again.loaded
+
+
+def test_a_run_of_markers_stops_generation(corpus, settings, fake_embedder, fake_generator):
+    consumed, finished = [], []
+
+    def pieces(messages, **sampling):
+        try:
+            for piece in ["温度越低，", "回答越确定 [1]。", *(f" [{n}]" for n in range(2, 200))]:
+                consumed.append(piece)
+                yield piece
+        finally:
+            finished.append(True)
+
+    fake_generator.stream = pieces
+    with make_kb(settings, fake_embedder, fake_generator) as kb:
+        kb.add([corpus])
+        answer = kb.ask("温度越低回答会怎样？")
+    assert len(consumed) == 10 and finished == [True]  # stopped at the eighth marker in a row
+    assert answer.text == "温度越低，回答越确定 [1]。"
+    assert [c.number for c in answer.citations] == [1]
