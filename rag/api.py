@@ -19,13 +19,12 @@ from rag.citations import attribute, is_refusal
 from rag.coverage import unknown_names
 from rag.errors import KBNotFound
 from rag.indexer import Indexer, Progress
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH, build_messages
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
 from rag.retriever import Retriever, relevant
 from rag.settings import Settings
 from rag.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _COMPOUND = re.compile(r"[-_.]")
 # Eight markers in a row cite more passages than a prompt holds: the model is counting, not citing.
 _MARKER_RUN = re.compile(r"(?:[\[【［]\s*\d+\s*[\]】］][\s,，、]*){8}$")
@@ -34,7 +33,7 @@ UNGROUNDED_EN = "(The model's draft answer was not supported by any retrieved pa
 
 
 def refusal_for(question: str, unknown: list[str] | None = None) -> str:
-    if _CJK.search(question):
+    if asks_in_chinese(question):
         return REFUSAL_ZH + (f"（知识库中没有出现：{'、'.join(unknown)}）" if unknown else "")
     return REFUSAL_EN + (f" (Not mentioned anywhere: {', '.join(unknown)}.)" if unknown else "")
 
@@ -233,7 +232,7 @@ class KnowledgeBase:
             refused = is_refusal(raw) or not citations
             if refused and not is_refusal(raw):
                 # No passage backs what the model wrote: say so instead of passing on an unsupported claim.
-                note = UNGROUNDED_ZH if _CJK.search(question) else UNGROUNDED_EN
+                note = UNGROUNDED_ZH if asks_in_chinese(question) else UNGROUNDED_EN
                 text = f"{refusal_for(question)}\n{note}"
             return Answer(question=question, text=text, citations=citations, refused=refused, hits=used,
                           timings=timings, draft=raw)

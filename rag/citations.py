@@ -30,7 +30,7 @@ import math
 import re
 
 from ingest.chunking import split_sentences
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH
+from rag.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese
 from rag.types import Citation, Hit
 
 SUPPORT = 0.45  # share of a sentence's bigrams found in a passage for the passage to support it
@@ -168,7 +168,7 @@ def quote_answer(question: str, passages: list[Hit]) -> tuple[str, list[Citation
                 best, number, shared = sentence, n, count
     if not number:
         return "", []
-    label = QUOTE_ZH if _cjk_share(question) > 0.5 else QUOTE_EN
+    label = QUOTE_ZH if asks_in_chinese(question) else QUOTE_EN
     text = _with_markers(f"{label}{best}", [number])
     return text, [_citation(number, passages[number - 1], [best])]
 

@@ -43,6 +43,7 @@ import re
 from collections.abc import Callable
 
 from rag.keyword import query_tokens
+from rag.prompt import asks_in_chinese
 
 _LATIN_TERM = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -56,15 +57,8 @@ MIN_NAME_COUNT = 10
 SUBJECT_SHARE = 0.1  # a KB word in at most this share of the chunks is specific: the question is on its subject
 
 
-def _cjk_share(text: str) -> float:
-    """Share of the question written in CJK, counting a Latin word as about two characters' worth."""
-    cjk = len(_CJK.findall(text))
-    latin_words = len(_LATIN_TERM.findall(text))
-    return cjk / (cjk + 2 * latin_words) if cjk or latin_words else 0.0
-
-
 def names_in(question: str) -> list[str]:
-    if _cjk_share(question) < 0.5:
+    if not asks_in_chinese(question):
         # In an English question only acronyms, CamelCase and digit-bearing terms are names ("DPO", "GPT-4");
         # ordinary English words need not occur in documents written in Chinese.
         return list(dict.fromkeys(m.group(0) for m in _LATIN_TERM.finditer(question) if _ACRONYM.search(m.group(0))))
@@ -89,7 +83,7 @@ def _lookup_tokens(name: str) -> list[str]:
 
 def content_words(question: str) -> list[str]:
     """Chinese nouns and verbs of two or more characters; empty for questions written mostly in Latin script."""
-    if _cjk_share(question) < 0.5:
+    if not asks_in_chinese(question):
         return []
     import jieba.posseg
 

@@ -70,12 +70,29 @@ def passage_header(number: int, hit: Hit) -> str:
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")
+
+
+def cjk_share(text: str) -> float:
+    """Share of a question written in CJK, counting a Latin word as about two characters' worth."""
+    cjk = len(_CJK.findall(text))
+    latin_words = len(_LATIN_WORD.findall(text))
+    return cjk / (cjk + 2 * latin_words) if cjk or latin_words else 0.0
+
+
+def asks_in_chinese(question: str) -> bool:
+    """The one rule for the language of everything said back: the reminder in the prompt, a refusal, a quote's
+    label, and whether `coverage` reads the question as Chinese. "What is 温度?" is an English question that
+    names a Chinese term; "Q4_K_M 是什么？" is a Chinese one."""
+    return cjk_share(question) >= 0.5
+
+
 REMINDER_ZH = "（回答时在每句话末尾用 [编号] 注明依据的资料。）"
 REMINDER_EN = "(After each sentence, cite the passage it comes from as [n].)"
 
 
 def user_message(question: str, passages: list[str]) -> str:
-    reminder = REMINDER_ZH if _CJK.search(question) else REMINDER_EN
+    reminder = REMINDER_ZH if asks_in_chinese(question) else REMINDER_EN
     return "资料：\n" + "\n\n".join(passages) + f"\n\n问题：{question}\n{reminder}"
 
 

@@ -1,4 +1,4 @@
-from rag.prompt import build_messages, passage_body
+from rag.prompt import REMINDER_EN, REMINDER_ZH, asks_in_chinese, build_messages, passage_body
 from rag.types import Hit
 
 
@@ -47,3 +47,19 @@ def test_passages_keep_their_rank_numbers_but_the_best_sits_next_to_the_question
     assert order == sorted(order)
     assert content.index("第 1 名的段落") < content.index("问题：问题？")
     assert "第 1 名的段落" in content.split("\n\n")[-2]  # the last passage block before the question
+
+
+def test_one_rule_decides_the_language_of_everything_said_back():
+    from rag.api import refusal_for
+    from rag.citations import quote_answer
+
+    hit = _hit("温度控制随机程度。温度越低，回答越确定。")
+    english, chinese = "What does a lower 温度 do?", "Q4_K_M 是什么？"
+    assert not asks_in_chinese(english) and asks_in_chinese(chinese)
+    assert refusal_for(english).startswith("The documents")
+    assert quote_answer(english, [hit])[0].startswith("From the documents")
+    messages, _ = build_messages(english, [hit], count_tokens=len, n_ctx=4096, max_tokens=256)
+    assert messages[-1]["content"].endswith(REMINDER_EN)
+    assert refusal_for(chinese).startswith("资料中")
+    messages, _ = build_messages(chinese, [hit], count_tokens=len, n_ctx=4096, max_tokens=256)
+    assert messages[-1]["content"].endswith(REMINDER_ZH)
