@@ -16,31 +16,69 @@ from rag.errors import ModelNotAvailable
 Message = dict[str, str]  # the chat-completion wire format: {"role": ..., "content": ...}
 
 
+SCORE_CTX = 1024  # the scorer's window: a passage of up to 700 characters, the instruction and the question
+
+
 class LlamaGenerator:
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int = 0) -> None:
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self._llama = None
+        self._scorer = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.model_path.name
 
+    def _load(self, n_ctx: int, **options):
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelNotAvailable("llama-cpp-python is not installed: run `make setup`") from exc
+        if not self.model_path.is_file():
+            raise ModelNotAvailable(f"GGUF model not found at {self.model_path}")
+        # llama.cpp's own default is half the cores, which halves prompt speed on a 2-core laptop.
+        threads = self.n_threads or os.cpu_count() or 1
+        return Llama(model_path=str(self.model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                     verbose=False, **options)
+
     def _model(self):
         if self._llama is None:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise ModelNotAvailable("llama-cpp-python is not installed: run `make setup`") from exc
-            if not self.model_path.is_file():
-                raise ModelNotAvailable(f"GGUF model not found at {self.model_path}")
-            # llama.cpp's own default is half the cores, which halves prompt speed on a 2-core laptop.
-            threads = self.n_threads or os.cpu_count() or 1
-            self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=threads,
-                                n_threads_batch=threads, verbose=False)
+            self._llama = self._load(self.n_ctx)
         return self._llama
+
+    def log_likelihood(self, messages: list[Message], reply: str, *, lead: str = "") -> float | None:
+        """Mean log-probability per token of `reply`, ended by the end-of-turn token, as the assistant's turn
+        after `messages` (and `lead`, which is not scored). None when it does not fit the scorer's window.
+        A second model instance computes it: one that keeps every position's logits, which generation need
+        not pay for. The weights are memory-mapped, so both share them."""
+        import numpy as np
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        with self._lock:
+            if self._scorer is None:
+                self._scorer = self._load(SCORE_CTX, logits_all=True)
+            llama = self._scorer
+            template = llama.metadata.get("tokenizer.chat_template")
+            if template:
+                eos, bos = (llama.detokenize([t], special=True).decode("utf-8", "replace") if t >= 0 else ""
+                            for t in (llama.token_eos(), llama.token_bos()))
+                prompt = Jinja2ChatFormatter(template, eos, bos)(messages=messages).prompt
+            else:
+                prompt = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+            context = llama.tokenize((prompt + lead).encode("utf-8"), add_bos=False, special=True)
+            scored = llama.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
+            scored += [llama.token_eos()] if llama.token_eos() >= 0 else []
+            if len(context) + len(scored) > SCORE_CTX:
+                return None
+            llama.reset()
+            llama.eval(context + scored)
+            logits = np.asarray(llama.scores[len(context) - 1:len(context) + len(scored) - 1], dtype=np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+            return float((logits[np.arange(len(scored)), scored] - log_norm).mean())
 
     def count_tokens(self, text: str) -> int:
         return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))

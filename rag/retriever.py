@@ -18,11 +18,16 @@ A question that names a document ("按术语表…", "the RAG guide says…") gi
 small extra vote (`rag.naming`, measured there). Only in hybrid mode: "dense" and "keyword" stay the single
 rankers they are named after, for comparison.
 
+Then, in hybrid mode, the top two fused hits may swap places: `rag.rerank` asks the local LLM how likely the
+question is after each passage (measured there).
+
 Relevance: each fused hit gets its dense cosine (looked up for keyword-only hits too). A hit is relevant when
 its cosine clears `relevance_floor`; when none does, the KB has nothing to say and the LLM is not called.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,10 +48,13 @@ def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> dict
 
 
 class Retriever:
-    def __init__(self, store, embedder, *, candidates: int = 50, mode: str = "hybrid") -> None:
+    def __init__(self, store, embedder, *, candidates: int = 50, mode: str = "hybrid",
+                 rerank: Callable[[str, list[Hit]], list[Hit]] | None = None, rerank_depth: int = 0) -> None:
         if mode not in {"hybrid", "dense", "keyword"}:
             raise ValueError("mode must be 'hybrid', 'dense' or 'keyword'")
         self.store, self.embedder, self.candidates, self.mode = store, embedder, candidates, mode
+        self.rerank = rerank if mode == "hybrid" and rerank_depth > 1 else None
+        self.rerank_depth = rerank_depth
 
     def dense_weight(self, query: str) -> float:
         unk_rate = getattr(self.embedder, "unk_rate", None)
@@ -67,18 +75,20 @@ class Retriever:
             for i, source in self.store.sources(list(fused)).items():
                 if source in named:
                     fused[i] += naming.NAME_WEIGHT / (RRF_K + 1)
-        top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+        shown = max(k, self.rerank_depth) if self.rerank else k
+        top = sorted(fused, key=lambda i: (-fused[i], i))[:shown]
         cosine = dict(dense)
         missing = [i for i in top if i not in cosine]
         for i, vec in self.store.known_vectors(missing).items():
             cosine[i] = float(vec @ qvec)
         keyword_rank = {i: r for r, (i, _) in enumerate(keyword, start=1)}
         chunks = self.store.chunks(top)
-        return [
+        hits = [
             Hit(text=c.text, source=c.source, page=c.page, sheet=c.sheet, rows=c.rows, heading=c.heading,
                 score=fused[i], chunk_id=i, dense=cosine.get(i), keyword_rank=keyword_rank.get(i))
             for i in top if (c := chunks.get(i)) is not None
         ]
+        return (self.rerank(query, hits) if self.rerank else hits)[:k]
 
 
 def relevant(hits: list[Hit], floor: float) -> list[Hit]:

@@ -86,6 +86,8 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Re-ranking asks the real LLM, which unit tests do not load; tests of it set the depth themselves.
+    monkeypatch.setenv("RAG_RERANK_DEPTH", "0")
 
 
 def shared_corpus() -> Path:

@@ -30,7 +30,7 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(kb=str(tmp_path / "kb"), cache_dir=str(tmp_path / "cache"), workers=1, chunk_size=64,
-                    chunk_overlap=8, relevance_floor=0.2)
+                    chunk_overlap=8, relevance_floor=0.2, rerank_depth=0)
 
 
 def make_kb(settings, fake_embedder, fake_generator, **kw) -> KnowledgeBase:
@@ -251,3 +251,20 @@ def test_a_run_of_markers_stops_generation(corpus, settings, fake_embedder, fake
     assert len(consumed) == 10 and finished == [True]  # stopped at the eighth marker in a row
     assert answer.text == "温度越低，回答越确定 [1]。"
     assert [c.number for c in answer.citations] == [1]
+
+
+def test_search_re_ranks_the_top_hits_with_the_generators_likelihood(corpus, settings, fake_embedder,
+                                                                     fake_generator):
+    question = "温度越低回答会怎样？"
+    with make_kb(settings, fake_embedder, fake_generator) as kb:
+        kb.add([corpus])
+        fused = kb.search(question, k=3)
+    favoured = fused[2].text
+
+    def likelihood(messages, q, *, lead=""):
+        return -1.0 if favoured[:20] in messages[-1]["content"] else -5.0
+
+    fake_generator.log_likelihood = likelihood
+    with make_kb(settings.replace(rerank_depth=3), fake_embedder, fake_generator) as kb:
+        assert kb.search(question, k=1)[0].text == favoured
+        assert kb.search(question, k=3, mode="keyword")[0].text != favoured  # the single rankers stay as they are

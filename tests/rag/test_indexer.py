@@ -32,7 +32,7 @@ def test_later_chunks_of_a_text_file_are_found_by_its_title(tmp_path: Path, fake
     filler = "".join(f"第{n}段介绍一个文件的用途和内容。" for n in range(1, 13))
     (folder / "intro.txt").write_text(f"示例知识库说明\n\n{filler}\n资料版本：二〇二五年一月。\n", encoding="utf-8")
     settings = Settings(kb=str(tmp_path / "kb"), cache_dir=str(tmp_path / "cache"), workers=1, chunk_size=64,
-                        chunk_overlap=8)
+                        chunk_overlap=8, rerank_depth=0)
     with KnowledgeBase(settings.kb, settings, embedder=fake_embedder) as kb:
         kb.add([folder])
         last = [h for h in kb.search("资料版本", k=5, mode="keyword") if "资料版本" in h.text]

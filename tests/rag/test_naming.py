@@ -64,7 +64,7 @@ def two_sources(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(kb=str(tmp_path / "kb"), cache_dir=str(tmp_path / "cache"), workers=1, chunk_size=64,
-                    chunk_overlap=8, relevance_floor=0.0)
+                    chunk_overlap=8, relevance_floor=0.0, rerank_depth=0)
 
 
 def test_naming_a_document_brings_its_passage_first(two_sources, settings, fake_embedder):
