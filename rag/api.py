@@ -7,7 +7,6 @@ a `KnowledgeBase` costs nothing until it is used. The work itself is delegated: 
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from ingest.workers import ChunkSpec
 from rag.citations import attribute, is_refusal
 from rag.coverage import unknown_names
-from rag.errors import KBNotFound, ModelNotAvailable
+from rag.errors import KBNotFound
 from rag.indexer import Indexer, Progress
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
 from rag.rerank import rerank
@@ -28,7 +27,6 @@ from rag.settings import Settings
 from rag.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport
 
-log = logging.getLogger(__name__)
 _COMPOUND = re.compile(r"[-_.]")
 # Eight markers in a row cite more passages than a prompt holds: the model is counting, not citing.
 _MARKER_RUN = re.compile(r"(?:[\[【［]\s*\d+\s*[\]】］][\s,，、]*){8}$")
@@ -194,22 +192,19 @@ class KnowledgeBase:
         store = self._open()
         if store is None:
             return []
-        depth = self.settings.rerank_depth if mode == "hybrid" else 0
-        likelihood = self._likelihood() if depth > 1 else None
+        depth, likelihood = self.settings.rerank_depth, self._likelihood()
         retriever = Retriever(store, self.embedder, candidates=self.settings.candidates, mode=mode,
                               rerank=partial(rerank, likelihood=likelihood, depth=depth) if likelihood else None,
                               rerank_depth=depth)
         return retriever.search(query, k or self.settings.top_k)
 
     def _likelihood(self):
-        """The LLM's question likelihood for re-ranking, or None: search still works, in fused order, where
-        the model is not installed or a generator that cannot score (a test's fake) was passed in."""
-        try:
-            generator = self.generator
-        except ModelNotAvailable as exc:
-            log.warning("results are not re-ranked: %s", exc)
-            return None
-        return getattr(generator, "log_likelihood", None)
+        """The LLM's question likelihood for re-ranking, or None for a generator passed in that cannot score
+        (a test's fake). The bundled model is resolved only when a search first scores with it; where it is
+        not installed, `rerank` keeps the fused order and says why."""
+        if self._generator is not None:
+            return getattr(self._generator, "log_likelihood", None)
+        return lambda *args, **kwargs: self.generator.log_likelihood(*args, **kwargs)
 
     def ask(self, question: str, **sampling) -> Answer:
         stream = self.stream_ask(question, **sampling)
