@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag.errors import ModelNotAvailable
@@ -55,20 +55,13 @@ class LlamaGenerator:
         A second model instance computes it: one that keeps every position's logits, which generation need
         not pay for. The weights are memory-mapped, so both share them."""
         import numpy as np
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         with self._lock:
             if self._scorer is None:
-                self._scorer = self._load(SCORE_CTX, logits_all=True)
-            llama = self._scorer
-            template = llama.metadata.get("tokenizer.chat_template")
-            if template:
-                eos, bos = (llama.detokenize([t], special=True).decode("utf-8", "replace") if t >= 0 else ""
-                            for t in (llama.token_eos(), llama.token_bos()))
-                prompt = Jinja2ChatFormatter(template, eos, bos)(messages=messages).prompt
-            else:
-                prompt = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
-            context = llama.tokenize((prompt + lead).encode("utf-8"), add_bos=False, special=True)
+                llama = self._load(SCORE_CTX, logits_all=True)
+                self._scorer = llama, _chat_format(llama)
+            llama, chat_format = self._scorer
+            context = llama.tokenize((chat_format(messages) + lead).encode("utf-8"), add_bos=False, special=True)
             scored = llama.tokenize(reply.encode("utf-8"), add_bos=False, special=False)
             scored += [llama.token_eos()] if llama.token_eos() >= 0 else []
             if len(context) + len(scored) > SCORE_CTX:
@@ -92,3 +85,16 @@ class LlamaGenerator:
                 piece = part["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
+
+
+def _chat_format(llama) -> Callable[[list[Message]], str]:
+    """The model's own chat template, rendered up to the assistant's turn and compiled once."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return lambda messages: "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+    eos, bos = (llama.detokenize([t], special=True).decode("utf-8", "replace") if t >= 0 else ""
+                for t in (llama.token_eos(), llama.token_bos()))
+    formatter = Jinja2ChatFormatter(template, eos, bos)
+    return lambda messages: formatter(messages=messages).prompt
