@@ -43,9 +43,8 @@ import re
 from collections.abc import Callable
 
 from rag.keyword import query_tokens
-from rag.prompt import asks_in_chinese
+from rag.prompt import LATIN_WORD, asks_in_chinese
 
-_LATIN_TERM = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _ACRONYM = re.compile(r"[A-Z].*[A-Z]|[a-z][A-Z]|[0-9]")
 _PROPER_NOUN = {"nr", "ns", "nt", "nz"}
@@ -61,12 +60,12 @@ def names_in(question: str) -> list[str]:
     if not asks_in_chinese(question):
         # In an English question only acronyms, CamelCase and digit-bearing terms are names ("DPO", "GPT-4");
         # ordinary English words need not occur in documents written in Chinese.
-        return list(dict.fromkeys(m.group(0) for m in _LATIN_TERM.finditer(question) if _ACRONYM.search(m.group(0))))
+        return list(dict.fromkeys(m.group(0) for m in LATIN_WORD.finditer(question) if _ACRONYM.search(m.group(0))))
     import jieba
     import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
-    names = [m.group(0) for m in _LATIN_TERM.finditer(question)]
+    names = [m.group(0) for m in LATIN_WORD.finditer(question)]
     names += [w.word for w in jieba.posseg.cut(question) if w.flag in _PROPER_NOUN and len(w.word) >= 2
               and _CJK.search(w.word) and (jieba.get_FREQ(w.word) or 0) >= MIN_NAME_COUNT]
     return list(dict.fromkeys(names))
@@ -75,7 +74,7 @@ def names_in(question: str) -> list[str]:
 def _lookup_tokens(name: str) -> list[str]:
     tokens = query_tokens(name)  # empty for stopwords ("of", "the"), which say nothing about the subject
     # A Latin term must occur whole: "GPT-4" is not known because "GPT-2" and "4" are.
-    if tokens and _LATIN_TERM.fullmatch(name):
+    if tokens and LATIN_WORD.fullmatch(name):
         whole = name.lower()
         return [whole, whole[:-1]] if whole.endswith("s") and len(whole) > 3 else [whole]  # "LLMs" → "llm"
     return tokens

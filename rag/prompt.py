@@ -70,13 +70,13 @@ def passage_header(number: int, hit: Hit) -> str:
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")
+LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")  # "GPT-4", "Q4_K_M", "the"
 
 
 def cjk_share(text: str) -> float:
     """Share of a question written in CJK, counting a Latin word as about two characters' worth."""
     cjk = len(_CJK.findall(text))
-    latin_words = len(_LATIN_WORD.findall(text))
+    latin_words = len(LATIN_WORD.findall(text))
     return cjk / (cjk + 2 * latin_words) if cjk or latin_words else 0.0
 
 
