@@ -83,6 +83,7 @@ def main() -> None:
 
     from rag.api import KnowledgeBase
     from rag.evaluate import load_questions
+    from rag.llm.llama import extra_buffer_types
     from rag.settings import Settings
 
     settings = Settings.load(kb=str(args.work / "answer-kb"))
@@ -93,8 +94,10 @@ def main() -> None:
     gen = kb.generator
     count = gen.count_tokens  # loads kb's Llama
     threads = s.n_threads or os.cpu_count() or 1
-    bare = Llama(model_path=str(gen.model_path), n_ctx=s.n_ctx, n_threads=threads, n_threads_batch=threads,
-                 verbose=False)
+    layout = gen.runtime().trial  # the bare call loads the same way: the CPU path the health check chose
+    with extra_buffer_types(layout.repack):
+        bare = Llama(model_path=str(gen.model_path), n_ctx=s.n_ctx, n_threads=threads, n_threads_batch=threads,
+                     n_gpu_layers=layout.gpu_layers, verbose=False)
 
     sent = []  # the prompts kb's generator receives: the bare call gets exactly these
     real_stream = gen.stream

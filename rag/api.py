@@ -18,14 +18,14 @@ from pathlib import Path
 from ingest.workers import ChunkSpec
 from rag.citations import attribute, is_refusal
 from rag.coverage import unknown_names
-from rag.errors import KBNotFound
+from rag.errors import KBNotFound, RagError
 from rag.indexer import Indexer, Progress
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
 from rag.rerank import rerank
 from rag.retriever import Retriever, relevant
 from rag.settings import Settings
 from rag.store import SCHEMA_VERSION, KBConfig, Store
-from rag.types import Answer, Document, Hit, IngestReport
+from rag.types import Answer, Document, Hit, IngestReport, LLMStatus
 
 _COMPOUND = re.compile(r"[-_.]")
 # Eight markers in a row cite more passages than a prompt holds: the model is counting, not citing.
@@ -117,12 +117,26 @@ class KnowledgeBase:
 
     def _load_generator(self):
         if self._generator is None:
-            from rag.llm import LlamaGenerator
-            from rag.models import resolve_llm_model
+            from rag.llm import make_backend
 
-            path = resolve_llm_model(self.settings.llm_model, Path(self.settings.cache_dir))
-            self._generator = LlamaGenerator(path, n_ctx=self.settings.n_ctx, n_threads=self.settings.n_threads)
+            self._generator = make_backend(self.settings)
         return self._generator
+
+    def llm_status(self, *, check: bool = False) -> LLMStatus:
+        """Which backend and model answer, and whether search re-ranks. `check` runs what has not run yet:
+        the in-process model's health check, or the server's model, tokenizer and scoring checks."""
+        s = self.settings
+        try:
+            generator = self.generator
+        except RagError as exc:
+            return LLMStatus(s.llm_backend, s.llm_model, "", reranking=False, problem=str(exc),
+                             rerank_note="re-ranking is off: no LLM")
+        status = generator.status(check=check) if hasattr(generator, "status") else LLMStatus(
+            "custom", getattr(generator, "name", type(generator).__name__), "passed in",
+            reranking=hasattr(generator, "log_likelihood"))
+        if s.rerank_depth < 2 and status.reranking:
+            status.reranking, status.rerank_note = False, "re-ranking is off: rerank_depth < 2"
+        return status
 
     def _open(self, *, write: bool = False, embed: bool = True) -> Store | None:
         with self._setup:

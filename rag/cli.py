@@ -240,10 +240,11 @@ def eval_(file, answers, mode, as_json, kb_dir):
 
 
 @main.command()
-@click.option("--llm/--no-llm", default=True, help="Also assemble the GGUF model (1.1 GB).")
+@click.option("--llm/--no-llm", default=True, help="Also assemble the GGUF model (1.1 GB) and check that it runs.")
 @errors_to_exit
 def setup(llm):
-    """Prepare the bundled models once: convert the embedding model, assemble and verify the GGUF.
+    """Prepare the bundled models once: convert the embedding model, assemble and verify the GGUF, and run
+    it in a child process to choose a CPU path that works here. Exit code 3: the LLM cannot run here.
 
     Example: rag setup
     """
@@ -252,8 +253,46 @@ def setup(llm):
     settings = Settings.load()
     cache = Path(settings.cache_dir)
     click.echo(f"embedding model: {resolve_embedding_model(settings.embedding_model, cache)}")
-    if llm:
-        click.echo(f"LLM: {resolve_llm_model(settings.llm_model, cache)}")
+    if not llm or settings.llm_backend != "llama_cpp":
+        return
+    from rag.llm import health
+
+    path = resolve_llm_model(settings.llm_model, cache)
+    click.echo(f"LLM: {path}")
+    click.echo("checking that the LLM runs on this CPU (in a child process)...")
+    verdict = health.check(path, cache, repack=settings.llm_repack, gpu_layers=settings.n_gpu_layers,
+                           threads=settings.n_threads, fresh=True)
+    for trial in verdict.trials:
+        click.echo(f"  {trial.label}: " + (f"prompt {trial.prompt_tps:.1f} tokens/s, decode {trial.decode_tps:.1f} "
+                                           f"tokens/s" if trial.ok else trial.error))
+    if not verdict.ok:
+        click.echo(f"Error: {health.failure_message(verdict)}", err=True)
+        sys.exit(3)
+    click.echo(f"LLM runs on: {verdict.reason}")
+
+
+@main.command()
+@kb_option
+@errors_to_exit
+def doctor(kb_dir):
+    """Check each part on this machine: CPU, embedding model, LLM (run in a child process, or the server),
+    knowledge base. Prints a verdict a part; exits 1 when a part cannot work.
+
+    Example: rag doctor
+    """
+    from rag.doctor import FAIL, OK, examine
+
+    settings = Settings.load(kb=kb_dir)
+    failed = False
+    colours = {OK: "green", FAIL: "red"}
+    for part in examine(settings, kb=kb_dir):
+        click.echo(click.style(f"[{part.state:^7}]", fg=colours.get(part.state, "yellow"), bold=True)
+                   + f" {part.name}: {part.verdict}")
+        for line in part.details:
+            click.echo(f"            {line}")
+        failed |= part.state == FAIL
+    if failed:
+        sys.exit(1)
 
 
 @main.command()

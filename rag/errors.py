@@ -39,3 +39,8 @@ class PasswordRequired(LoaderError):
 
 class PromptTooLong(RagError):
     """The prompt does not fit the model's context window."""
+
+
+class ServerError(ModelNotAvailable):
+    """The LLM server is unreachable, too slow, or answered with something other than an OpenAI completion.
+    A `ModelNotAvailable`, so search goes on without re-ranking while the server is down."""

@@ -32,6 +32,7 @@ INSTRUCTION = "请阅读下面这段资料，然后提出一个能用这段资�
 
 Likelihood = Callable[..., "float | None"]
 log = logging.getLogger(__name__)
+_said: set[str] = set()
 
 
 def question_prompt(hit: Hit) -> list[Message]:
@@ -47,7 +48,9 @@ def rerank(question: str, hits: list[Hit], likelihood: Likelihood, depth: int = 
     try:
         scores = [likelihood(question_prompt(hit), question, lead="问题：") for hit in head]
     except ModelNotAvailable as exc:
-        log.warning("results are not re-ranked: %s", exc)
+        if str(exc) not in _said:  # once per reason, not on every search
+            _said.add(str(exc))
+            log.warning("results are not re-ranked: %s", exc)
         return hits
     if any(score is None for score in scores):
         return hits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,39 @@ class Settings:
     llm_model: str = field(
         default="qwen2.5-coder-1.5b",
         metadata={"help": "'qwen2.5-coder-1.5b' (bundled default), 'qwen2.5-coder-0.5b', 'smollm2-135m', "
-                          "or a path to any .gguf file."},
+                          "or a path to any .gguf file; with llm_backend = 'openai', the server's name for "
+                          "its model."},
+    )
+    llm_backend: str = field(
+        default="llama_cpp",
+        metadata={"help": "'llama_cpp' runs the GGUF in this process; 'openai' asks an OpenAI-compatible server "
+                          "(llama.cpp's server, vLLM, Ollama, LM Studio) at llm_base_url, for the model named "
+                          "llm_model.", "choices": ("llama_cpp", "openai")},
+    )
+    llm_base_url: str = field(
+        default="", metadata={"help": "The server's API root when llm_backend is 'openai', for example "
+                                      "http://127.0.0.1:8000/v1 (Ollama: http://127.0.0.1:11434/v1)."})
+    llm_api_key: str = field(
+        default="", repr=False,
+        metadata={"help": "API key for the server; read from RAG_LLM_API_KEY, else OPENAI_API_KEY. Local "
+                          "servers need none."})
+    llm_timeout: float = field(
+        default=120.0, metadata={"help": "Seconds to wait for the server's next piece of an answer before "
+                                         "giving up.", "min": 1.0})
+    llm_retries: int = field(
+        default=2, metadata={"help": "Retries when the server cannot be reached, before any text arrives.",
+                             "min": 0, "max": 10})
+    llm_repack: str = field(
+        default="auto",
+        metadata={"help": "llama.cpp's repacked weight layouts (AMX, AVX2/AVX-512 repack): 'auto' runs the model "
+                          "in a child process first and keeps the faster layout that does not crash; 'on' or "
+                          "'off' forces it.", "choices": ("auto", "on", "off")},
+    )
+    n_gpu_layers: str = field(
+        default="auto",
+        metadata={"help": "Layers offloaded to the GPU by a GPU build of llama-cpp-python (CUDA, Metal, Vulkan): "
+                          "'auto' offloads all of them when the build has a GPU and the health check passes, "
+                          "otherwise none; a number sets it; -1 means all."},
     )
     n_ctx: int = field(default=4096, metadata={"help": "LLM context window in tokens.", "min": 512})
     n_threads: int = field(default=0, metadata={"help": "LLM threads; 0 means one per core.", "min": 0})
@@ -77,6 +110,15 @@ class Settings:
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if lo is not None and value < lo or hi is not None and value > hi:
                 raise ConfigError(f"setting {f.name}={value!r} is out of range [{lo}, {hi}]")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise ConfigError(f"setting {f.name}={value!r} must be one of: {', '.join(choices)}")
+        if self.n_gpu_layers != "auto" and not re.fullmatch(r"-?\d+", self.n_gpu_layers.strip()):
+            raise ConfigError(f"setting n_gpu_layers={self.n_gpu_layers!r} must be 'auto' or a number of layers "
+                              "(-1 for all)")
+        if self.llm_backend == "openai" and not self.llm_base_url:
+            raise ConfigError("llm_backend = 'openai' needs llm_base_url, the server's API root, for example "
+                              "http://127.0.0.1:8000/v1")
         if self.chunk_overlap >= self.chunk_size:
             raise ConfigError("chunk_overlap must be less than chunk_size")
 
@@ -94,6 +136,9 @@ class Settings:
             env = os.environ.get(f"RAG_{name.upper()}")
             if env is not None:
                 values[name] = env
+        # The key other OpenAI clients read is the fallback, so an existing setup works unchanged.
+        if "llm_api_key" not in values and os.environ.get("OPENAI_API_KEY"):
+            values["llm_api_key"] = os.environ["OPENAI_API_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - set(types)
         if unknown:

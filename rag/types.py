@@ -92,3 +92,15 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+@dataclass
+class LLMStatus:
+    """How the answers are written, for the UI's sidebar and `rag doctor`."""
+
+    backend: str  # "llama_cpp" or "openai"
+    model: str  # the GGUF's file name, or the server's name for its model
+    where: str  # "in this process: CPU, repacked weights on", or the server's address
+    reranking: bool  # whether search re-ranks with this backend
+    problem: str = ""  # why it cannot answer, with what to do; "" when it can
+    rerank_note: str = ""  # why search does not re-rank, when it does not

