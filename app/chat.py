@@ -11,7 +11,7 @@ import streamlit as st
 
 from app import render, state
 from rag.api import KnowledgeBase
-from rag.errors import RagError
+from rag.errors import LLMCannotRun, RagError, ServerError
 from rag.types import Answer
 
 EMPTY_KB = ("This knowledge base has no documents yet. Add Word, PDF, Excel, CSV, Markdown or text files on the "
@@ -48,12 +48,24 @@ def ask(kb: KnowledgeBase, question: str, sampling: dict, history: list[dict]) -
             result = _stream(kb, question, sampling, placeholder)
         except RagError as exc:
             placeholder.empty()
-            history.append({"role": "assistant", "error": exc})
+            # Only the LLM failed (it cannot run here, or its server is down): search still works, so the
+            # passages it finds are the answer this time.
+            hits = _search(kb, question, sampling) if isinstance(exc, (LLMCannotRun, ServerError)) else []
+            history.append({"role": "assistant", "error": exc, "hits": hits})
             render.error(exc)
+            if hits:
+                render.passages(hits)
             return
         history.append({"role": "assistant", "answer": result})
         with placeholder.container():
             render.answer(result, len(history) - 1)
+
+
+def _search(kb: KnowledgeBase, question: str, sampling: dict):
+    try:
+        return kb.search(question, sampling.get("top_k"))
+    except RagError:
+        return []
 
 
 def _stream(kb: KnowledgeBase, question: str, sampling: dict, placeholder) -> Answer:

@@ -34,6 +34,7 @@ def main() -> None:
     except RagError as exc:
         error(exc)
         st.stop()
+    sidebar.models(kb)
     if choice.page == sidebar.DOCUMENTS:
         documents.page(kb)
     else:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.errors import ModelNotAvailable, RagError
-from rag.types import Answer, Citation
+from rag.errors import LLMCannotRun, ModelNotAvailable, RagError, ServerError
+from rag.types import Answer, Citation, Hit
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
 _LEADING = re.compile(r"^[ \t]+", re.MULTILINE)
@@ -44,10 +44,20 @@ NO_MODEL = ("The local models are missing or incomplete. In the project folder r
 
 
 def error(exc: RagError) -> None:
-    """A library error as the user sees it: its message, plus how to install the models when they are missing."""
+    """A library error as the user sees it: its message, plus how to install the models when they are missing.
+    (A model that is installed but cannot run here, or a server that fails, says what to do itself.)"""
     st.error(escape_md(str(exc)), icon=":material/error:")
-    if isinstance(exc, ModelNotAvailable):
+    if isinstance(exc, ModelNotAvailable) and not isinstance(exc, (LLMCannotRun, ServerError)):
         st.info(NO_MODEL, icon=":material/download:")
+
+
+def passages(hits: list[Hit]) -> None:
+    """Search results in place of an answer, when no LLM can write one."""
+    st.caption("The passages that match best · 最相关的段落：")
+    for i, hit in enumerate(hits, 1):
+        label = f"[{i}] {Path(hit.source).name}" + (f" · {hit.locator}" if hit.locator else "")
+        with st.expander(escape_md(label), expanded=i == 1):
+            st.markdown(escape_md(hit.text))
 
 
 def highlight(text: str, quote: str) -> str:
@@ -71,12 +81,14 @@ def markers(escaped: str, numbers: set[int]) -> str:
 
 def message(entry: dict, index: int) -> None:
     """One chat turn from the history: {"role": "user", "text"} or {"role": "assistant", "answer"/"error"},
-    the error being the RagError itself."""
+    the error being the RagError itself, with the passages found ("hits") when only the LLM failed."""
     with st.chat_message(entry["role"]):
         if entry["role"] == "user":
             st.markdown(escape_md(entry["text"]))
         elif "error" in entry:
             error(entry["error"])
+            if entry.get("hits"):
+                passages(entry["hits"])
         else:
             answer(entry["answer"], index)
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import state
 from app.render import escape_md
+from rag.api import KnowledgeBase
 from rag.settings import Settings
 
 CHAT, DOCUMENTS = "Chat · 问答", "Documents · 文档"
@@ -61,7 +62,20 @@ def render(settings: Settings) -> Choice:
         max_tokens = st.slider("Max answer tokens", 16, max(2048, settings.max_tokens), settings.max_tokens, 16,
                                help="The longest answer; the model stops earlier when it is done.")
 
-        st.caption(escape_md(f"LLM: {settings.llm_model}") + "  \n"
-                   + escape_md(f"Embeddings: {settings.embedding_model}"))
     return Choice(page, kb, {"top_k": top_k, "temperature": temperature, "top_p": top_p,
                              "max_tokens": max_tokens})
+
+
+def models(kb: KnowledgeBase) -> None:
+    """Which backend and model answer, and whether search re-ranks. The first look runs the checks that have
+    not run yet (the in-process model in a child process, or the server's); the facade keeps the result."""
+    with st.sidebar:
+        with st.spinner("Checking the LLM…"):
+            status = kb.llm_status(check=True)
+        where = f"{status.backend} · {status.where}" if status.where else status.backend
+        lines = [f"LLM: {status.model} ({where})",
+                 "Re-ranking: on" if status.reranking else f"Re-ranking: off — {status.rerank_note}",
+                 f"Embeddings: {kb.settings.embedding_model}"]
+        st.caption("  \n".join(escape_md(line) for line in lines))
+        if status.problem:
+            st.warning(escape_md(status.problem), icon=":material/warning:")

@@ -131,9 +131,12 @@ class KnowledgeBase:
         except RagError as exc:
             return LLMStatus(s.llm_backend, s.llm_model, "", reranking=False, problem=str(exc),
                              rerank_note="re-ranking is off: no LLM")
-        status = generator.status(check=check) if hasattr(generator, "status") else LLMStatus(
-            "custom", getattr(generator, "name", type(generator).__name__), "passed in",
-            reranking=hasattr(generator, "log_likelihood"))
+        if hasattr(generator, "status"):
+            status = generator.status(check=check)
+        else:  # a generator passed in, such as a test's fake
+            scores = hasattr(generator, "log_likelihood")
+            status = LLMStatus("custom", getattr(generator, "name", type(generator).__name__), "passed in",
+                               reranking=scores, rerank_note="" if scores else "it cannot score passages")
         if s.rerank_depth < 2 and status.reranking:
             status.reranking, status.rerank_note = False, "re-ranking is off: rerank_depth < 2"
         return status

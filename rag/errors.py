@@ -13,6 +13,10 @@ class ModelNotAvailable(RagError):
     """A model is not installed or cannot be loaded."""
 
 
+class LLMCannotRun(ModelNotAvailable):
+    """The in-process LLM crashed on this machine in its health check, whatever layout was tried."""
+
+
 class KBNotFound(RagError):
     """The directory holds no knowledge base."""
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from rag.errors import ModelNotAvailable
+from rag.errors import LLMCannotRun, ModelNotAvailable
 from rag.llm import Message, health
 from rag.types import LLMStatus
 
@@ -91,7 +91,7 @@ class LlamaGenerator:
     def _load(self, n_ctx: int, **options):
         verdict = self.runtime()
         if not verdict.ok:
-            raise ModelNotAvailable(health.failure_message(verdict))
+            raise LLMCannotRun(health.failure_message(verdict))
         from llama_cpp import Llama
 
         # llama.cpp's own default is half the cores, which halves prompt speed on a 2-core laptop.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.errors import ModelNotAvailable
+from rag.errors import LLMCannotRun, ModelNotAvailable
 from tests.app.conftest import ask, markdown_texts, start
 
 
@@ -78,6 +78,24 @@ def test_missing_model_shows_the_error_and_how_to_install(filled, fake_generator
     assert any("make setup" in i.value for i in at.info)
     at.run()  # the failed turn stays in the history, with the hint
     assert len(at.error) == 1 and any("make setup" in i.value for i in at.info)
+
+
+def test_an_llm_that_cannot_run_leaves_the_passages_and_the_server_up(filled, fake_generator, monkeypatch):
+    cause = ("the LLM cannot run on this machine: CPU, repacked weights on: killed by SIGSEGV; CPU, repacked "
+             "weights off: killed by SIGSEGV. Answers and re-ranking are off; search still works.")
+
+    def crashed(*args, **kwargs):
+        raise LLMCannotRun(cause)
+
+    monkeypatch.setattr(fake_generator, "count_tokens", crashed)
+    at = ask(start(), "温度越低回答会怎样？")
+    assert "killed by SIGSEGV" in plain(at.error[0].value)
+    assert not any("make setup" in i.value for i in at.info)  # installed, so installing is not the fix
+    labels = [plain(e.label) for e in at.chat_message[1].expander]
+    assert labels and labels[0] == "[1] temperature.md · § 采样 > 温度"
+    assert "温度参数控制输出的随机程度" in plain(at.chat_message[1].expander[0].markdown[0].value)
+    at.run()  # the failed turn stays in the history with its passages, and the app still answers reruns
+    assert len(at.error) == 1 and [plain(e.label) for e in at.chat_message[1].expander] == labels
 
 
 def test_empty_kb_says_how_to_add_documents(kb_dir):

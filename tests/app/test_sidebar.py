@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.types import LLMStatus
 from tests.app.conftest import ask, start
+from tests.app.test_chat import plain
 
 
 def create(at, name: str):
@@ -44,7 +46,18 @@ def test_unusable_name_is_refused(kb_dir):
     assert not Path("data/kbs").exists() or not any(Path("data/kbs").iterdir())
 
 
-def test_models_are_named(kb_dir, monkeypatch):
-    monkeypatch.setenv("RAG_LLM_MODEL", "qwen2.5-coder-0.5b")
-    caption = " ".join(c.value for c in start().sidebar.caption)
-    assert "qwen2\\.5\\-coder\\-0\\.5b" in caption and "multilingual\\-e5\\-small" in caption
+def test_models_and_re_ranking_are_named(kb_dir):
+    caption = plain(" ".join(c.value for c in start().sidebar.caption))
+    assert "LLM: fake-llm (custom · passed in)" in caption and "Embeddings: multilingual-e5-small" in caption
+    assert "Re-ranking: off — it cannot score passages" in caption
+
+
+def test_an_llm_that_cannot_run_is_named_in_the_sidebar(kb_dir, fake_generator, monkeypatch):
+    problem = "the LLM cannot run on this machine: CPU, repacked weights on: killed by SIGSEGV"
+    monkeypatch.setattr(fake_generator, "status", lambda check=False: LLMStatus(
+        "llama_cpp", "qwen.gguf", "in this process", reranking=False, problem=problem,
+        rerank_note="re-ranking is off: no LLM runs"), raising=False)
+    at = start()
+    caption = plain(" ".join(c.value for c in at.sidebar.caption))
+    assert "LLM: qwen.gguf (llama_cpp · in this process)" in caption and "no LLM runs" in caption
+    assert "killed by SIGSEGV" in plain(at.sidebar.warning[0].value)
