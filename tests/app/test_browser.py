@@ -70,13 +70,36 @@ def server(tmp_path_factory):
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_healthy(url, proc, log_path)
-            yield url, log_path
+            yield Server(url, proc, log_path)
         finally:
             proc.terminate()  # `rag ui` became the Streamlit server (exec), so this stops the server itself
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+class Server:
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path) -> None:
+        self.url, self.proc, self.log = url, proc, log
+
+    def wait_for(self, locator, timeout_s: float, what: str) -> None:
+        """Wait for `locator` in slices of a few seconds, failing at once, with the server's log, when the
+        server has died in the meantime (a crash in llama.cpp takes the whole process down)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                locator.wait_for(timeout=5_000)
+                return
+            except PlaywrightTimeout:
+                if self.proc.poll() is not None:
+                    pytest.fail(f"`rag ui` died (exit code {self.proc.returncode}) while waiting for {what}; "
+                                f"its log:\n{self.log.read_text(errors='replace')[-5000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"no {what} within {timeout_s:.0f} s; server log:\n"
+                                f"{self.log.read_text(errors='replace')[-3000:]}")
 
 
 def wait_until_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 120) -> None:
@@ -115,27 +138,29 @@ def report(capsys, message: str) -> None:
 
 
 def test_chinese_question_streams_a_cited_answer(server, page, capsys):
-    url, log = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.goto(url)
+    page.goto(server.url)
     box = page.get_by_test_id("stChatInputTextArea")
-    box.wait_for(timeout=120_000)
-    page.get_by_text(re.compile(rf"· {len(list(SAMPLES.iterdir()))} documents$")).wait_for(timeout=30_000)
+    server.wait_for(box, 120, "the chat box")
+    server.wait_for(page.get_by_text(re.compile(rf"· {len(list(SAMPLES.iterdir()))} documents$")), 60,
+                    "the document count")
+    # The sidebar says which model answers, where, and that search re-ranks with it.
+    server.wait_for(page.get_by_text(re.compile(r"LLM: qwen2\.5-coder-1\.5b-instruct-q4_k_m\.gguf \(llama_cpp · in "
+                                                r"this process: CPU, repacked weights (on|off)\)")), 120,
+                    "the LLM status in the sidebar")
+    assert page.get_by_text("Re-ranking: on").count() == 1
 
     box.fill("什么是RAG？")
     box.press("Enter")
     messages = page.get_by_test_id("stChatMessage")
     # While the model writes, the partial answer ends in a cursor: the answer streams, not arrives whole.
-    try:
-        messages.nth(1).get_by_text(re.compile(r"\S+.* ▌$")).wait_for(timeout=ANSWER_TIMEOUT_S * 1000)
-    except Exception:
-        pytest.fail(f"no streamed text appeared; server log:\n{log.read_text(errors='replace')[-3000:]}")
+    server.wait_for(messages.nth(1).get_by_text(re.compile(r"\S+.* ▌$")), ANSWER_TIMEOUT_S, "streamed text")
     page.screenshot(path=str(ARTIFACTS / "ui-streaming.png"))
 
     answer = messages.nth(1)
     # The timings are drawn last, under the checked answer and its citations.
     timings = re.compile(r"retrieval \d+\.\d\d s · first token \d+\.\d\d s · total \d+\.\d\d s")
-    answer.get_by_text(timings).wait_for(timeout=ANSWER_TIMEOUT_S * 1000)
+    server.wait_for(answer.get_by_text(timings), ANSWER_TIMEOUT_S, "the finished answer")
     citations = answer.get_by_test_id("stExpander")
     assert citations.count() >= 1, answer.inner_text()
     text = answer.get_by_test_id("stMarkdownContainer").first.inner_text()
@@ -150,7 +175,7 @@ def test_chinese_question_streams_a_cited_answer(server, page, capsys):
 
     citations.first.locator("summary").click()  # opening a citation shows its passage and the download button
     opened = citations.first
-    opened.get_by_test_id("stDownloadButton").wait_for(timeout=30_000)
+    server.wait_for(opened.get_by_test_id("stDownloadButton"), 30, "the download button")
     page.wait_for_timeout(1000)  # let the expander's opening animation finish before the screenshot
     assert len(opened.get_by_test_id("stExpanderDetails").inner_text().strip()) > 20
     shot = ARTIFACTS / "ui-answer.png"

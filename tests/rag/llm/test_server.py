@@ -243,3 +243,76 @@ def test_a_server_that_cannot_score_turns_re_ranking_off_and_says_why(broken):
     status = generator.status(check=True)
     assert not status.problem and not status.reranking
     assert status.rerank_note.startswith("re-ranking is off: the server at") and "chat template" in status.rerank_note
+
+
+# --------------------------------------------------------------------------- scoring through a server
+
+class Scoring(http.server.BaseHTTPRequestHandler):
+    """What vLLM's completions endpoint does with `echo` and `logprobs`: each prompt token scored by the
+    prediction made before it. No vLLM runs here, so these lines over the same GGUF stand in for it."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._json({"object": "list", "data": [{"id": MODEL}]})
+
+    def do_POST(self) -> None:
+        import numpy as np
+
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if not self.path.endswith("/v1/completions"):
+            return self._json({"error": {"message": "not found"}}, 404)
+        llama = self.server.llama
+        with self.server.lock:
+            tokens = llama.tokenize(body["prompt"].encode(), add_bos=False, special=True)
+            llama.reset()
+            llama.eval(tokens)
+            logits = np.asarray(llama.scores[:len(tokens)], dtype=np.float64)
+        top = logits.max(axis=1, keepdims=True)
+        logprobs = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+        offsets = [len(llama.detokenize(tokens[:i], special=True).decode("utf-8", "ignore"))
+                   for i in range(len(tokens))]
+        scored = [None] + [float(logprobs[i - 1, tokens[i]]) for i in range(1, len(tokens))]
+        self._json({"choices": [{"text": body["prompt"], "logprobs": {"text_offset": offsets,
+                                                                       "token_logprobs": scored}}]})
+
+    def _json(self, data: dict, status: int = 200) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.mark.slow
+def test_through_a_server_that_scores_prompts_the_score_is_the_in_process_one(tmp_path):
+    from llama_cpp import Llama
+
+    from rag.llm.llama import LlamaGenerator, extra_buffer_types
+    from rag.models import resolve_llm_model
+    from rag.rerank import question_prompt
+    from rag.settings import Settings
+    from rag.types import Hit
+    from tests.conftest import require_bundled_models
+
+    require_bundled_models()
+    cache = Path(Settings.load().cache_dir)
+    local = LlamaGenerator(resolve_llm_model(MODEL, cache, progress=False), cache_dir=cache)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scoring)
+    httpd.lock = threading.Lock()
+    with extra_buffer_types(local.runtime().trial.repack):
+        httpd.llama = Llama(model_path=str(local.model_path), n_ctx=1024, logits_all=True, verbose=False)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        remote = ServerGenerator(f"http://127.0.0.1:{httpd.server_address[1]}/v1", MODEL, cache_dir=cache)
+        assert remote.status(check=True).reranking, remote.status().rerank_note
+        hit = Hit(text="LoRA 冻结原模型权重，只训练旁路的两个低秩矩阵，秩 r 常取 8 或 16。", source="x.md", page=None,
+                  sheet=None, rows=None, heading=None, score=0.0, chunk_id=0)
+        question = "LoRA 微调时旁路矩阵的秩一般取多少？"
+        expected = local.log_likelihood(question_prompt(hit), question, lead="问题：")
+        assert remote.log_likelihood(question_prompt(hit), question, lead="问题：") == pytest.approx(expected,
+                                                                                                   abs=0.01)
+    finally:
+        httpd.shutdown()
