@@ -263,8 +263,7 @@ def setup(llm):
     verdict = health.check(path, cache, repack=settings.llm_repack, gpu_layers=settings.n_gpu_layers,
                            threads=settings.n_threads, fresh=True)
     for trial in verdict.trials:
-        click.echo(f"  {trial.label}: " + (f"prompt {trial.prompt_tps:.1f} tokens/s, decode {trial.decode_tps:.1f} "
-                                           f"tokens/s" if trial.ok else trial.error))
+        click.echo(f"  {trial.summary()}")
     if not verdict.ok:
         click.echo(f"Error: {health.failure_message(verdict)}", err=True)
         sys.exit(3)

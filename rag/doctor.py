@@ -65,11 +65,8 @@ def _llm_in_process(settings: Settings) -> Part:
     details = [f"model: {path}", f"llama.cpp build: {verdict.system_info or 'unknown (the child died first)'}",
                f"settings: llm_repack = {settings.llm_repack!r}, n_gpu_layers = {settings.n_gpu_layers!r}"]
     for trial in verdict.trials:
-        if trial.ok:
-            details.append(f"{trial.label}: runs; prompt {trial.prompt_tps:.1f} tokens/s, decode "
-                           f"{trial.decode_tps:.1f} tokens/s")
-        else:
-            details.append(f"{trial.label}: {trial.error}")
+        details.append(trial.summary())
+        if not trial.ok:
             details += [f"    {line}" for line in trial.log.splitlines()[-5:]]
     name = "LLM (llama_cpp, in this process)"
     if not verdict.ok:

@@ -55,6 +55,11 @@ class Trial:
         where = f"GPU ({'all' if self.gpu_layers < 0 else self.gpu_layers} layers)" if self.gpu_layers else "CPU"
         return f"{where}, repacked weights {'on' if self.repack else 'off'}"
 
+    def summary(self) -> str:
+        if not self.ok:
+            return f"{self.label}: {self.error}"
+        return f"{self.label}: runs; prompt {self.prompt_tps:.1f} tokens/s, decode {self.decode_tps:.1f} tokens/s"
+
     def seconds_per_answer(self) -> float:
         return TYPICAL_PROMPT / self.prompt_tps + TYPICAL_REPLY / self.decode_tps
 

@@ -128,8 +128,11 @@ class ServerGenerator:
         import httpx2
 
         self.check_model()
+        # repeat_penalty is not OpenAI's, but llama.cpp's and llama-cpp-python's servers read it, and the
+        # latter's default (1.1) would make greedy answers differ from in-process ones (1.0). Other servers
+        # ignore it.
         body = {"model": self.name, "messages": messages, "stream": True, "temperature": temperature,
-                "top_p": top_p, "max_tokens": max_tokens}
+                "top_p": top_p, "max_tokens": max_tokens, "repeat_penalty": 1.0}
         if seed is not None:
             body["seed"] = seed
         url = f"{self.base_url}/chat/completions"

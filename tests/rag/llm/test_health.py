@@ -219,6 +219,12 @@ def test_setup_exits_3_and_ask_exits_2_with_the_cause_not_a_traceback(crash, tmp
     setup = subprocess.run([*rag, "setup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert setup.returncode == 3, setup.stderr
     assert "cannot run on this machine" in setup.stderr and "Traceback" not in setup.stderr
+    doctor = subprocess.run([*rag, "doctor"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    lines = doctor.stdout.splitlines()
+    assert any(line.startswith("[  ok   ] embedding model: multilingual-e5-small embeds") for line in lines)
+    assert any(line.startswith("[ FAIL  ] LLM (llama_cpp, in this process): the LLM cannot run") for line in lines)
+    assert "CPU, repacked weights off: killed by SIGSEGV" in doctor.stdout and "llama.cpp build:" in doctor.stdout
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "t.md").write_text("# 温度\n温度参数控制输出的随机程度。\n", encoding="utf-8")
