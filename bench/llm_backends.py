@@ -59,6 +59,33 @@ def probe_paths(model: Path, pythons: list[str], repeats: int) -> list[dict]:
     return rows
 
 
+def echo_scoring(model: Path, repack: bool) -> dict:
+    """What llama-cpp-python's server computes for `/v1/completions` with echo and logprobs (its
+    `create_completion`), against the prompt tokens' true log-probabilities, on the scorer's calibration text."""
+    import numpy as np
+    from llama_cpp import Llama
+
+    from rag.llm.llama import extra_buffer_types
+    from rag.llm.scoring import CALIBRATION
+
+    with extra_buffer_types(repack):
+        llama = Llama(model_path=str(model), n_ctx=512, logits_all=True, verbose=False)
+    tokens = llama.tokenize(CALIBRATION.encode(), add_bos=False, special=True)
+    llama.eval(tokens)
+    logits = np.asarray(llama.scores[:len(tokens)], dtype=np.float64)
+    logprobs = logits - logits.max(1, keepdims=True)
+    logprobs -= np.log(np.exp(logprobs).sum(1, keepdims=True))
+    tail = range(len(tokens) * 2 // 3, len(tokens))
+    started = time.perf_counter()
+    echoed = llama.create_completion(CALIBRATION, max_tokens=1, echo=True, logprobs=1, temperature=0)
+    seconds = time.perf_counter() - started
+    served = echoed["choices"][0]["logprobs"]["token_logprobs"]
+    llama.close()
+    return {"tokens": len(tokens), "true": float(np.mean([logprobs[i - 1, tokens[i]] for i in tail])),
+            "shifted": float(np.mean([logprobs[i, tokens[i]] for i in tail])),
+            "served": float(np.mean([served[i] for i in tail])), "seconds": seconds}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,6 +171,9 @@ def main() -> None:
     model = resolve_llm_model(settings.llm_model, Path(settings.cache_dir))
 
     paths = probe_paths(model, [sys.executable, *args.python], args.repeats)
+    from rag.llm import make_backend
+
+    echo = echo_scoring(model, make_backend(settings).runtime().trial.repack)
     questions = [q.question for q in load_questions(ROOT / "data" / "eval" / "dev.jsonl") if q.answerable]
     rows, counting = compare_backends(args, settings, questions[:args.questions])
 
@@ -183,6 +213,19 @@ def main() -> None:
         table(["question", "in-process TTFT, s", "server TTFT, s", "same text"], [
             [r["question"][:28], f"{r['in-process_ttft']:.2f}", f"{r['server_ttft']:.2f}",
              "yes" if r["in-process_text"] == r["server_text"] else "NO"] for r in rows]),
+        "**Scoring through llama-cpp-python's server** (its `create_completion` with `echo` and `logprobs`, "
+        "which its `/v1/completions` calls), on the re-ranker's calibration text, whose last third repeats "
+        f"the rest ({echo['tokens']} tokens). Mean log-probability of that third's tokens:",
+        table(["computed as", "mean log-probability"], [
+            ["each token by the prediction before it (the OpenAI definition)", f"{echo['true']:.2f}"],
+            ["each token by the prediction after it", f"{echo['shifted']:.2f}"],
+            ["as the server returns it", f"{echo['served']:.2f}"],
+        ]),
+        ("The server returns the shifted numbers, so the scorer's check turns re-ranking through it off."
+         if abs(echo["served"] - echo["shifted"]) < 0.01 else
+         "The server no longer returns the shifted numbers: the scorer's check decides on what it returns.")
+        + f" The call took "
+        f"{echo['seconds']:.1f} s for {echo['tokens']} tokens (it sorts the whole vocabulary for every token).",
         info.markdown(),
     ])
     publish("llm_backends", markdown, not args.no_write)
