@@ -41,4 +41,7 @@ def main() -> None:
         chat.page(kb, choice.sampling)
 
 
-main()
+# Streamlit runs this file as __main__. A parse worker that ingest spawns imports it again as __mp_main__
+# (spawn re-imports the parent's main module), and must not render the page, open the KB or check the LLM.
+if __name__ == "__main__":
+    main()

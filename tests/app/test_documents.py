@@ -7,8 +7,9 @@ import re
 
 import openpyxl
 
+from app import state
 from app.uploads import UPLOADS
-from tests.app.conftest import ask, go_to, start
+from tests.app.conftest import APP, ask, go_to, start
 
 MD = "text/markdown"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -45,6 +46,18 @@ def click(at, label: str):
     next(b for b in at.button if b.label == label).click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def test_a_parse_worker_that_imports_the_app_again_does_not_run_it(kb_dir, monkeypatch):
+    # Ingest's workers are spawned, and spawn imports the parent's main module, which under Streamlit is
+    # app/main.py, as __mp_main__: each worker would otherwise open the KB and check the LLM itself.
+    import runpy
+
+    def opened(*args):
+        raise AssertionError("a worker opened a knowledge base")
+
+    monkeypatch.setattr(state, "kb_factory", opened)
+    runpy.run_path(str(APP), run_name="__mp_main__")
 
 
 def test_upload_ingests_good_files_and_names_the_broken_one(kb_dir, fake_generator):
