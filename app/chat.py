@@ -11,7 +11,7 @@ import streamlit as st
 
 from app import render, state
 from rag.api import KnowledgeBase
-from rag.errors import LLMCannotRun, RagError, ServerError
+from rag.errors import LLMFailed, RagError
 from rag.types import Answer
 
 EMPTY_KB = ("This knowledge base has no documents yet. Add Word, PDF, Excel, CSV, Markdown or text files on the "
@@ -50,7 +50,7 @@ def ask(kb: KnowledgeBase, question: str, sampling: dict, history: list[dict]) -
             placeholder.empty()
             # Only the LLM failed (it cannot run here, or its server is down): search still works, so the
             # passages it finds are the answer this time.
-            hits = _search(kb, question, sampling) if isinstance(exc, (LLMCannotRun, ServerError)) else []
+            hits = _search(kb, question, sampling) if isinstance(exc, LLMFailed) else []
             history.append({"role": "assistant", "error": exc, "hits": hits})
             render.error(exc)
             if hits:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from rag.errors import LLMCannotRun, ModelNotAvailable, RagError, ServerError
+from rag.errors import LLMFailed, ModelNotAvailable, RagError
 from rag.types import Answer, Citation, Hit
 
 _PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
@@ -47,7 +47,7 @@ def error(exc: RagError) -> None:
     """A library error as the user sees it: its message, plus how to install the models when they are missing.
     (A model that is installed but cannot run here, or a server that fails, says what to do itself.)"""
     st.error(escape_md(str(exc)), icon=":material/error:")
-    if isinstance(exc, ModelNotAvailable) and not isinstance(exc, (LLMCannotRun, ServerError)):
+    if isinstance(exc, ModelNotAvailable) and not isinstance(exc, LLMFailed):
         st.info(NO_MODEL, icon=":material/download:")
 
 

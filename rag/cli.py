@@ -248,20 +248,18 @@ def setup(llm):
 
     Example: rag setup
     """
-    from rag.models import resolve_embedding_model, resolve_llm_model
+    from rag.models import resolve_embedding_model
 
     settings = Settings.load()
-    cache = Path(settings.cache_dir)
-    click.echo(f"embedding model: {resolve_embedding_model(settings.embedding_model, cache)}")
+    click.echo(f"embedding model: {resolve_embedding_model(settings.embedding_model, Path(settings.cache_dir))}")
     if not llm or settings.llm_backend != "llama_cpp":
         return
-    from rag.llm import health
+    from rag.llm import health, make_backend
 
-    path = resolve_llm_model(settings.llm_model, cache)
-    click.echo(f"LLM: {path}")
+    generator = make_backend(settings)
+    click.echo(f"LLM: {generator.model_path}")
     click.echo("checking that the LLM runs on this CPU (in a child process)...")
-    verdict = health.check(path, cache, repack=settings.llm_repack, gpu_layers=settings.n_gpu_layers,
-                           threads=settings.n_threads, fresh=True)
+    verdict = generator.runtime(fresh=True)
     for trial in verdict.trials:
         click.echo(f"  {trial.summary()}")
     if not verdict.ok:

@@ -40,13 +40,14 @@ def _embedding(settings: Settings) -> Part:
     from rag.embedder import SentenceTransformerEmbedder
     from rag.models import embedding_model_id, resolve_embedding_model
 
+    path = None
     try:
         path = resolve_embedding_model(settings.embedding_model, Path(settings.cache_dir))
         embedder = SentenceTransformerEmbedder(path, model_id=embedding_model_id(settings.embedding_model))
         vector = embedder.embed(["温度参数有什么作用？"], query=True)
     except Exception as exc:  # a doctor reports whatever breaks, whatever its type
-        return Part("embedding model", FAIL, f"{settings.embedding_model} cannot embed: {exc}", [f"path: {path}"]
-                    if "path" in locals() else [])
+        return Part("embedding model", FAIL, f"{settings.embedding_model} cannot embed: {exc}",
+                    [f"path: {path}"] if path else [])
     return Part("embedding model", OK, f"{settings.embedding_model} embeds ({vector.shape[1]} dimensions)",
                 [f"path: {path}"])
 
@@ -54,25 +55,24 @@ def _embedding(settings: Settings) -> Part:
 def _llm_in_process(settings: Settings) -> Part:
     from rag.api import KnowledgeBase
     from rag.llm import health
-    from rag.models import resolve_llm_model
 
-    try:
-        path = resolve_llm_model(settings.llm_model, Path(settings.cache_dir))
-    except RagError as exc:
-        return Part("LLM (llama_cpp, in this process)", FAIL, str(exc))
-    verdict = health.check(path, Path(settings.cache_dir), repack=settings.llm_repack,
-                           gpu_layers=settings.n_gpu_layers, threads=settings.n_threads, fresh=True)
+    name = "LLM (llama_cpp, in this process)"
+    with KnowledgeBase(settings.kb, settings) as kb:
+        try:
+            generator = kb.generator
+            verdict = generator.runtime(fresh=True)
+        except RagError as exc:
+            return Part(name, FAIL, str(exc))
+        status = kb.llm_status()  # from the verdict just taken
+    path = generator.model_path
     details = [f"model: {path}", f"llama.cpp build: {verdict.system_info or 'unknown (the child died first)'}",
                f"settings: llm_repack = {settings.llm_repack!r}, n_gpu_layers = {settings.n_gpu_layers!r}"]
     for trial in verdict.trials:
         details.append(trial.summary())
         if not trial.ok:
             details += [f"    {line}" for line in trial.log.splitlines()[-5:]]
-    name = "LLM (llama_cpp, in this process)"
     if not verdict.ok:
         return Part(name, FAIL, health.failure_message(verdict), details)
-    with KnowledgeBase(settings.kb, settings) as kb:
-        status = kb.llm_status()  # reads the verdict just recorded
     rerank = "re-ranking on" if status.reranking else status.rerank_note
     return Part(name, OK, f"{path.name} answers on {verdict.reason}; {rerank}", details)
 

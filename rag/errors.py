@@ -13,7 +13,12 @@ class ModelNotAvailable(RagError):
     """A model is not installed or cannot be loaded."""
 
 
-class LLMCannotRun(ModelNotAvailable):
+class LLMFailed(ModelNotAvailable):
+    """The LLM is installed but cannot answer: it crashes on this machine, or its server fails. The message
+    says what to do, and search still works."""
+
+
+class LLMCannotRun(LLMFailed):
     """The in-process LLM crashed on this machine in its health check, whatever layout was tried."""
 
 
@@ -45,6 +50,6 @@ class PromptTooLong(RagError):
     """The prompt does not fit the model's context window."""
 
 
-class ServerError(ModelNotAvailable):
+class ServerError(LLMFailed):
     """The LLM server is unreachable, too slow, or answered with something other than an OpenAI completion.
     A `ModelNotAvailable`, so search goes on without re-ranking while the server is down."""

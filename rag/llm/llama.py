@@ -66,16 +66,17 @@ class LlamaGenerator:
     def name(self) -> str:
         return self.model_path.name
 
-    def runtime(self) -> health.Verdict:
-        """How this machine runs the model, checked in a child process once and then read from the cache."""
+    def runtime(self, *, fresh: bool = False) -> health.Verdict:
+        """How this machine runs the model, checked in a child process once and then read from the cache;
+        `fresh` checks again (`rag setup`, `rag doctor`)."""
         with self._load_lock:
-            if self._verdict is None:
+            if self._verdict is None or fresh:
                 if not self.model_path.is_file():
                     raise ModelNotAvailable(f"GGUF model not found at {self.model_path}")
                 if not _llama_cpp_installed():
                     raise ModelNotAvailable("llama-cpp-python is not installed: run `make setup`")
                 self._verdict = health.check(self.model_path, self.cache_dir, repack=self.repack,
-                                             gpu_layers=self.gpu_layers, threads=self.n_threads)
+                                             gpu_layers=self.gpu_layers, threads=self.n_threads, fresh=fresh)
             return self._verdict
 
     def status(self, *, check: bool = False) -> LLMStatus:

@@ -31,8 +31,7 @@ def run(model: str, *, repack: bool, gpu_layers: int, threads: int) -> dict:
     from rag.llm.llama import extra_buffer_types
 
     threads = threads or os.cpu_count() or 1
-    offload = bool(llama_cpp.llama_supports_gpu_offload())
-    layers = gpu_layers if offload else 0
+    layers = gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
     options = dict(n_threads=threads, n_threads_batch=threads, n_gpu_layers=layers, verbose=False)
     with extra_buffer_types(repack):
         started = time.perf_counter()
@@ -64,9 +63,7 @@ def run(model: str, *, repack: bool, gpu_layers: int, threads: int) -> dict:
         "decode_tokens": produced,
         "decode_s": done - began,
         "gpu_layers": layers,
-        "gpu_offload": offload,
         "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
-        "version": getattr(llama_cpp, "__version__", ""),
     }
 
 

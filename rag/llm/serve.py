@@ -12,13 +12,11 @@ llama-cpp-python (`pip install 'llama-cpp-python[server]'`).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> None:
-    from rag.llm import health
+    from rag.llm import health, make_backend
     from rag.llm.llama import extra_buffer_types
-    from rag.models import resolve_llm_model
     from rag.settings import Settings
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -28,22 +26,20 @@ def main(argv: list[str] | None = None) -> None:
         at = args.index("--model")
         name = args[at + 1]
         del args[at:at + 2]
-    path = resolve_llm_model(name, Path(settings.cache_dir))
-    verdict = health.check(path, Path(settings.cache_dir), repack=settings.llm_repack,
-                           gpu_layers=settings.n_gpu_layers, threads=settings.n_threads)
+    generator = make_backend(settings.replace(llm_backend="llama_cpp", llm_model=name))
+    verdict = generator.runtime()
     if not verdict.ok:
         sys.exit(f"error: {health.failure_message(verdict)}")
-    print(f"serving {path.name} on {verdict.reason}", file=sys.stderr)
+    print(f"serving {generator.name} on {verdict.reason}", file=sys.stderr)
     if "--model_alias" not in args:
         args += ["--model_alias", name]
     if "--n_gpu_layers" not in args:
         args += ["--n_gpu_layers", str(verdict.trial.gpu_layers)]
     from llama_cpp.server.__main__ import main as serve
 
-    sys.argv = ["llama_cpp.server", "--model", str(path), *args]
+    sys.argv = ["llama_cpp.server", "--model", str(generator.model_path), *args]
     with extra_buffer_types(verdict.trial.repack):
         serve()
-
 
 if __name__ == "__main__":
     main()

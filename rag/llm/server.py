@@ -204,9 +204,9 @@ class ServerGenerator:
                 status.rerank_note = "re-ranking is off while the server cannot be used"
                 return status
             self._scoring().check()
-        problem = self._scorer.problem if self._scorer else None
+        problem = self._scorer.problem if self._scorer else None  # None: not checked yet
         status.reranking = problem == ""
-        status.rerank_note = problem or ("" if problem == "" else "re-ranking: not checked yet")
+        status.rerank_note = "re-ranking: not checked yet" if problem is None else problem
         return status
 
 
