@@ -3,6 +3,8 @@
 Workers are `pebble` processes (spawned, not forked, because the parent may already hold torch's thread pool).
 A file that runs past the timeout has its worker killed and replaced; a file that crashes its worker (a
 segfault in a C extension, the OOM killer) comes back as a failure naming the file. Neither stops the run.
+Each worker's address space is capped (`Limits.memory_mb`, `resource.setrlimit`), so a file that inflates
+beyond every loader bound fails with MemoryError in its own worker instead of taking the machine's memory.
 
 The worker count is bounded by cores and by memory: a worker holding a large PDF or workbook can take a few
 hundred MB, so we allow one worker per GB of available memory at most.
@@ -22,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ingest.chunking import TokenCounter, chunk_sections, estimate_tokens
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.loaders import LoaderWarning, kind_of, load
 from ingest.titles import document_title
 from ingest.types import LoadResult
@@ -61,32 +64,59 @@ def _counter(tokenizer_file: str | None) -> TokenCounter:
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
-def parse_file(source: str, spec: ChunkSpec) -> LoadResult:
+def parse_file(source: str, spec: ChunkSpec, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
     """Load and chunk one file. Runs inside a worker; loader warnings are collected, not printed."""
     path = Path(source)
     result = LoadResult(source=source, kind=kind_of(path), title=document_title(path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pages, rows = set(), 0
-        sections = load(path)
+        pages, rows, chars = set(), 0, 0
+        sections = load(path, limits)
 
         def tracked():
-            nonlocal rows
+            nonlocal rows, chars
             for section in sections:
+                chars += len(section.text)
+                if chars > limits.max_chars:
+                    warnings.warn(f"cut after {limits.max_chars:,} characters: the rest of the file is not "
+                                  f"indexed (setting max_file_chars)", LoaderWarning)
+                    break
                 if section.page is not None:
                     pages.add(section.page)
                 if section.rows is not None:
                     rows += 1
                 yield section
 
-        result.chunks = list(chunk_sections(source, tracked(), size=spec.size, overlap=spec.overlap,
-                                            count=_counter(spec.tokenizer_file)))
+        try:
+            result.chunks = list(chunk_sections(source, tracked(), size=spec.size, overlap=spec.overlap,
+                                                count=_counter(spec.tokenizer_file)))
+        except MemoryError:
+            raise LoaderError(f"ran out of memory: the parse worker may use {limits.memory_mb} MB "
+                              f"(setting worker_memory_mb)") from None
+        finally:
+            close = getattr(sections, "close", None)
+            if close:
+                close()  # let the loader close its file now, not when the generator is collected
     result.pages = max(pages) if pages else None
     result.rows = rows or None
     result.warnings = [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
     if not result.chunks and not result.warnings:
         result.warnings.append("no text found")
     return result
+
+
+def _limit_memory(megabytes: int) -> None:
+    """Pool initializer: cap this worker's address space. Python then raises MemoryError, which names the
+    file, where the kernel's OOM killer would pick a process on its own."""
+    if megabytes <= 0:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = megabytes * 2**20
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 def default_workers() -> int:
@@ -98,8 +128,8 @@ def default_workers() -> int:
     return max(1, min(cores, int(available_gb)))
 
 
-def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0,
-                timeout: float = 300.0) -> Iterator[LoadResult | FileFailure]:
+def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0, timeout: float = 300.0,
+                limits: Limits = DEFAULT_LIMITS) -> Iterator[LoadResult | FileFailure]:
     """Results in completion order, so the caller can embed one file while others are still parsing."""
     from pebble import ProcessExpired, ProcessPool
 
@@ -108,8 +138,9 @@ def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0,
         return
     n = min(workers or default_workers(), len(sources))
     context = multiprocessing.get_context("spawn")
-    with ProcessPool(max_workers=n, context=context) as pool:
-        futures = {pool.schedule(parse_file, args=(s, spec), timeout=timeout): s for s in sources}
+    with ProcessPool(max_workers=n, context=context, initializer=_limit_memory,
+                     initargs=(limits.memory_mb,)) as pool:
+        futures = {pool.schedule(parse_file, args=(s, spec, limits), timeout=timeout): s for s in sources}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -118,9 +149,13 @@ def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0,
                 try:
                     yield future.result()
                 except FutureTimeout:
-                    yield FileFailure(source, f"gave up after {timeout:.0f} s (raise file_timeout to allow more)")
+                    yield FileFailure(source, f"gave up reading it after {timeout:.0f} s (setting file_timeout)")
                 except ProcessExpired as exc:
-                    yield FileFailure(source, f"the parser crashed (exit code {exc.exitcode})")
+                    cap = f", perhaps out of its {limits.memory_mb} MB (setting worker_memory_mb)" if limits.memory_mb else ""
+                    yield FileFailure(source, f"the parser crashed (exit code {exc.exitcode}{cap})")
+                except MemoryError:
+                    yield FileFailure(source, f"ran out of memory: the parse worker may use {limits.memory_mb} MB "
+                                              f"(setting worker_memory_mb)")
                 except LoaderError as exc:
                     yield FileFailure(source, str(exc))
                 except BrokenProcessPool as exc:

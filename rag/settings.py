@@ -100,9 +100,50 @@ class Settings:
     )
 
     workers: int = field(default=0, metadata={"help": "Parse workers; 0 means one per core.", "min": 0})
-    file_timeout: float = field(default=300.0, metadata={"help": "Seconds before a file's parse is given up.",
-                                                           "min": 1.0})
+    file_timeout: float = field(
+        default=600.0,
+        metadata={"help": "Seconds one file may take, parsing and embedding together. A file that runs out keeps "
+                          "the chunks it committed, and the next ingest goes on from there.", "min": 1.0})
+    lock_timeout: float = field(
+        default=600.0,
+        metadata={"help": "Seconds a write (ingest, delete, rebuild, import) waits for another one to finish "
+                          "before giving up.", "min": 0.0})
+    follow_symlinks: bool = field(
+        default=False, metadata={"help": "Ingest files that symlinks inside an ingested folder point to outside "
+                                         "it (by default they are skipped with a warning)."})
+
+    # Bounds on what one file may cost. A file over a bound fails by name, or is cut with a warning where the
+    # format allows (rows of a table, characters of a text).
+    max_file_chars: int = field(
+        default=5_000_000, metadata={"help": "Characters read from one file; the rest is cut with a warning.",
+                                     "min": 1000})
+    max_rows: int = field(
+        default=100_000, metadata={"help": "Rows read from one sheet or CSV file; the rest are cut with a warning.",
+                                   "min": 1})
+    max_cells: int = field(
+        default=2_000_000, metadata={"help": "Cells read from one sheet or CSV file; the rest are cut with a "
+                                             "warning.", "min": 1})
+    max_unzipped_mb: int = field(
+        default=256, metadata={"help": "Largest part of a .docx or .xlsx (a zip archive) once decompressed, in "
+                                       "MB.", "min": 1})
+    max_zip_ratio: int = field(
+        default=100, metadata={"help": "Largest decompressed-to-compressed size ratio of a part of a .docx or "
+                                       ".xlsx; zip bombs go far beyond it.", "min": 2})
+    worker_memory_mb: int = field(
+        default=4096, metadata={"help": "Address space one parse worker may use, in MB; 0 means no limit.",
+                                "min": 0})
+
     max_upload_mb: int = field(default=200, metadata={"help": "Largest upload the UI accepts, in MB.", "min": 1})
+    max_session_uploads: int = field(
+        default=50, metadata={"help": "Files one browser session may upload.", "min": 0})
+    max_session_upload_mb: int = field(
+        default=1000, metadata={"help": "MB one browser session may upload in all.", "min": 0})
+    ui_password_hash: str = field(
+        default="", repr=False,
+        metadata={"help": "Argon2 hash of the web UI's password (`rag password` prints one). Empty: no password; "
+                          "then a UI bound to anything but localhost asks for a token printed at start."})
+    ui_read_only: bool = field(
+        default=False, metadata={"help": "The web UI only answers: no uploads, deletes, rebuilds or new KBs."})
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -143,7 +184,7 @@ class Settings:
         unknown = set(values) - set(types)
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}; known: {', '.join(types)}")
-        converters = {"int": int, "float": float, "str": str}
+        converters = {"int": int, "float": float, "str": str, "bool": _boolean}
         try:
             typed = {k: converters[types[k]](v) for k, v in values.items()}
         except ValueError as exc:
@@ -152,3 +193,14 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true or false)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section
 from rag.errors import UnsupportedFormat
 
@@ -18,7 +19,7 @@ class LoaderWarning(UserWarning):
     """A recoverable problem with one file; its message is shown in the ingest report."""
 
 
-Loader = Callable[[Path], Iterator[Section]]
+Loader = Callable[[Path, Limits], Iterator[Section]]
 
 
 def _registry() -> dict[str, Loader]:
@@ -48,11 +49,11 @@ def kind_of(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
 
-def load(path: Path) -> Iterator[Section]:
-    """Sections of `path`, or `UnsupportedFormat` for a suffix no loader handles."""
+def load(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
+    """Sections of `path` within `limits`, or `UnsupportedFormat` for a suffix no loader handles."""
     loader = _registry().get(path.suffix.lower())
     if loader is None:
         raise UnsupportedFormat(
             f"unsupported format {path.suffix or '(no suffix)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    return loader(path)
+    return loader(path, limits)

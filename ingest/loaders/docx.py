@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ingest.loaders import LoaderWarning
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import CELL_SEPARATOR, Section
 from rag.errors import LoaderError
 
@@ -71,7 +72,7 @@ class _Package:
     margins: list[tuple[str, Any]]  # ("header" | "footer", w:hdr or w:ftr element)
 
 
-def load_docx(path: Path) -> Iterator[Section]:
+def load_docx(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     """Sections of a .docx in body order, then its distinct header and footer lines."""
     package = _open(path)
     walker = _Walker(package)

@@ -22,6 +22,7 @@ from typing import Any
 
 from ingest.loaders import LoaderWarning
 from ingest.loaders.pdftext import garble_score, normalise
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section
 from rag.errors import LoaderError, PasswordRequired
 
@@ -34,7 +35,7 @@ _PASSWORD_HELP = (
 )
 
 
-def load_pdf(path: Path) -> Iterator[Section]:
+def load_pdf(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     """One section per page with text, `page` 1-based; warns about pages without a text layer."""
     try:
         fh = open(path, "rb")

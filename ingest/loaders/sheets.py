@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ingest.loaders import LoaderWarning
 from ingest.loaders.encoding import open_text, sniff_delimiter
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import CELL_SEPARATOR, Section
 from rag.errors import LoaderError
 
@@ -52,7 +53,7 @@ class _Merge:
     right: int
 
 
-def load_xlsx(path: Path) -> Iterator[Section]:
+def load_xlsx(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     import openpyxl  # imported here so listing the registry stays cheap
 
     if _starts_with(path, b"\xd0\xcf\x11\xe0"):  # OLE: an .xls under the new suffix, or a password-protected .xlsx
@@ -116,7 +117,7 @@ def _xlsx_merges(archive: zipfile.ZipFile, member: str | None) -> list[_Merge]:
     return merges
 
 
-def load_xls(path: Path) -> Iterator[Section]:
+def load_xls(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     zipped = _starts_with(path, b"PK\x03\x04")  # an .xlsx saved under the old suffix
     yield from load_xlsx(path) if zipped else _load_ole_workbook(path)
 
@@ -165,7 +166,7 @@ def _xls_cell_text(book, cell) -> str:
     return cell_text(value, number_format)
 
 
-def load_csv(path: Path) -> Iterator[Section]:
+def load_csv(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     if path.stat().st_size == 0:
         warnings.warn("empty file", LoaderWarning, stacklevel=2)
         return

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ingest.loaders import LoaderWarning
 from ingest.loaders.encoding import open_text
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section
 
 PARAGRAPH_GROUP_CHARS = 4000
@@ -35,11 +36,11 @@ _SETEXT = re.compile(r"^ {0,3}(={3,}|-{3,})[ \t]*$")
 _NOT_A_TITLE = re.compile(r"^(?: {4}|\t| {0,3}\|| {0,3}(?:[-*+>]|\d+[.)])(?:\s|$))")
 
 
-def load_text(path: Path) -> Iterator[Section]:
+def load_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     yield from _warn_if_nothing(path, _text_sections)
 
 
-def load_markdown(path: Path) -> Iterator[Section]:
+def load_markdown(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     yield from _warn_if_nothing(path, _markdown_sections)
 
 
