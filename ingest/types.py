@@ -56,3 +56,4 @@ class LoadResult:
     pages: int | None = None  # page count for PDFs
     rows: int | None = None  # data rows for spreadsheets
     warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # how long the worker took to read it, out of the file's time budget

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -66,6 +67,7 @@ def _counter(tokenizer_file: str | None) -> TokenCounter:
 
 def parse_file(source: str, spec: ChunkSpec, limits: Limits = DEFAULT_LIMITS) -> LoadResult:
     """Load and chunk one file. Runs inside a worker; loader warnings are collected, not printed."""
+    started = time.monotonic()
     path = Path(source)
     result = LoadResult(source=source, kind=kind_of(path), title=document_title(path))
     with warnings.catch_warnings(record=True) as caught:
@@ -102,6 +104,7 @@ def parse_file(source: str, spec: ChunkSpec, limits: Limits = DEFAULT_LIMITS) ->
     result.warnings = [str(w.message) for w in caught if issubclass(w.category, LoaderWarning)]
     if not result.chunks and not result.warnings:
         result.warnings.append("no text found")
+    result.seconds = time.monotonic() - started
     return result
 
 

@@ -15,11 +15,14 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+from ingest.limits import Limits
 from ingest.workers import ChunkSpec
 from rag.citations import attribute, is_refusal
 from rag.coverage import unknown_names
+from rag import kbfiles
 from rag.errors import KBNotFound, RagError
 from rag.indexer import Indexer, Progress
+from rag.lock import Waiting
 from rag.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
 from rag.rerank import rerank
 from rag.retriever import Retriever, relevant
@@ -57,6 +60,11 @@ def stop_marker_runs(pieces: Iterator[str]) -> Iterator[str]:
             close()
 
 
+def _describe(paths: list) -> str:
+    names = ", ".join(str(p) for p in paths[:2])
+    return names + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
+
+
 class AnswerStream:
     """Iterate for the answer's text pieces as the model writes them; then `.answer` holds the cited Answer."""
 
@@ -90,6 +98,7 @@ class KnowledgeBase:
         self._embedder, self._generator = embedder, generator
         self._store: Store | None = None
         self._checked = False
+        self.on_wait: Waiting | None = None  # told whom a write waits for (the CLI prints it, the UI shows it)
         # The web UI calls one KnowledgeBase from several threads; without this, an ingest and a question
         # starting together could each load their own embedder or open the store twice.
         self._setup = threading.RLock()
@@ -147,36 +156,51 @@ class KnowledgeBase:
 
     def _open_store(self, *, write: bool, embed: bool) -> Store | None:
         if self._store is None:
+            timeout = self.settings.lock_timeout
             if Store.exists(self.path):
-                self._store = Store.open(self.path)
+                self._store = Store.open(self.path, lock_timeout=timeout)
             elif write:
-                s = self.settings
-                self._store = Store.create(self.path, KBConfig(
-                    schema_version=SCHEMA_VERSION, embedding_model=self.embedder.model_id, dim=self.embedder.dim,
-                    chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap,
-                    created_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
-                self._checked = True
+                self._store = Store.create(self.path, self._new_config(), lock_timeout=timeout,
+                                           on_wait=self.on_wait)
             else:
                 return None
+            self._store.on_wait = self.on_wait
         if embed and not self._checked:
-            # The dimension needs the model loaded (seconds); re-ingesting an unchanged folder never loads it.
-            loaded = getattr(self.embedder, "loaded", True)
-            self._store.check_embedding(self.embedder.model_id, self.embedder.dim if loaded else None)
-            self._checked = True
+            self._check_embedding(self._store)
         return self._store
+
+    def _new_config(self) -> KBConfig:
+        s = self.settings
+        return KBConfig(schema_version=SCHEMA_VERSION, embedding_model=self.embedder.model_id, dim=self.embedder.dim,
+                        chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap,
+                        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def _check_embedding(self, store: Store) -> None:
+        # The dimension needs the model loaded (seconds); re-ingesting an unchanged folder never loads it.
+        loaded = getattr(self.embedder, "loaded", True)
+        store.check_embedding(self.embedder.model_id, self.embedder.dim if loaded else None)
+        self._checked = True
+
+    def _indexer(self, store: Store) -> Indexer:
+        spec = ChunkSpec(store.config.chunk_size, store.config.chunk_overlap,
+                         getattr(self.embedder, "tokenizer_file", None))
+        s = self.settings
+        return Indexer(store, self.embedder, spec, workers=s.workers, timeout=s.file_timeout,
+                       batch_size=s.embed_batch_size, limits=Limits.from_settings(s),
+                       follow_symlinks=s.follow_symlinks)
 
     # -- documents --------------------------------------------------------------------------------------
     def add(self, paths: Iterable[str | Path] | str | Path, progress: Progress | None = None) -> IngestReport:
-        """Ingest files and folders. Unchanged files are skipped; changed ones replace their old chunks."""
+        """Ingest files and folders. Unchanged files are skipped; changed ones replace their old chunks.
+        Waits up to `lock_timeout` for another write to the KB to finish first."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        store = self._open(write=True)
-        spec = ChunkSpec(store.config.chunk_size, store.config.chunk_overlap,
-                         getattr(self.embedder, "tokenizer_file", None))
-        indexer = Indexer(store, self.embedder, spec, workers=self.settings.workers,
-                          timeout=self.settings.file_timeout, batch_size=self.settings.embed_batch_size)
-        with store.writer():
-            return indexer.add(paths, progress, skip=self.path.resolve())
+        paths = list(paths)
+        store = self._open(write=True, embed=False)
+        with store.writer(doing=f"ingesting {_describe(paths)}"):
+            # Checked under the lock: a rebuild we waited for may have changed the KB's embedding model.
+            self._check_embedding(store)
+            return self._indexer(store).add(paths, progress, skip=self.path.resolve())
 
     def remove(self, path: str | Path) -> bool:
         """Forget a document: its chunks, vectors and keyword entries. True if it was in the KB."""
@@ -184,9 +208,8 @@ class KnowledgeBase:
         if store is None:
             return False
         source = str(Path(path).expanduser().resolve())
-        with store.writer():
+        with store.writer(doing="removing a document"):
             removed = store.remove_document(source) or store.remove_document(str(path))
-            store.flush()
         return removed
 
     def documents(self) -> list[Document]:
@@ -194,15 +217,29 @@ class KnowledgeBase:
         return store.documents() if store else []
 
     def rebuild(self, progress: Progress | None = None) -> IngestReport:
-        """Re-index every document with the current settings (after changing the embedding model)."""
-        sources = [d.source for d in self.documents()]
-        self.close()
-        if Store.exists(self.path):
-            for name in ("config.json", "index.faiss", "index.meta.json", "kb.sqlite", "kb.sqlite-wal",
-                         "kb.sqlite-shm"):
-                (self.path / name).unlink(missing_ok=True)
-        self._checked = False
-        return self.add([s for s in sources if Path(s).exists()], progress)
+        """Re-index every document with the current settings (after changing the embedding model).
+
+        The new KB is built beside the old one, under the write lock, and replaces it in one atomic step
+        (`Store.install`): killed at any moment, the KB is the old one or the new one. Documents whose file
+        is gone keep their stored passages, embedded again."""
+        store = self._open(embed=False)
+        if store is None:
+            raise KBNotFound(f"no knowledge base at {self.path} to rebuild; create one with "
+                             f"`rag ingest PATH --kb {self.path}`")
+        with store.writer(doing="rebuilding the knowledge base"):
+            documents = store.documents()
+            built = Store.create(kbfiles.new_data_dir(self.path), self._new_config())
+            try:
+                indexer = self._indexer(built)
+                present = [d.source for d in documents if Path(d.source).is_file()]
+                report = indexer.add(present, progress, skip=self.path.resolve())
+                indexer.carry_over(store, [d for d in documents if not Path(d.source).is_file()], report)
+            except BaseException:
+                built.close()  # its directory is garbage now, removed by the next writer
+                raise
+            store.install(built)
+            self._checked = True
+        return report
 
     # -- questions --------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> list[Hit]:

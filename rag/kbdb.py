@@ -66,6 +66,9 @@ class KBConfig:
     # From this many chunks on, the vector index is approximate (IVF-SQ8, see rag.vectors); 0: always exact.
     # Missing in config.json files written before it existed, which then get the default.
     ann_min_chunks: int = 200_000
+    # Where kb.sqlite and index.faiss are, relative to the KB directory: "." until a rebuild or an import
+    # puts a whole new KB in a subdirectory and commits it by rewriting this file (`rag.kbfiles`).
+    data_dir: str = "."
 
 
 class NothingToDo(Exception):
@@ -95,7 +98,12 @@ def write_config(path: Path, config: KBConfig) -> None:
 
 def connect(db: Path, *, create: bool = False) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so each transaction is exactly what we wrote.
-    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+    # mode=rw unless creating: opening a database that a swap has just removed must fail, not create it empty.
+    uri = f"{db.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+    except sqlite3.OperationalError as exc:
+        raise ConfigError(f"cannot open {db} ({exc}); {rebuild_hint(db.parent)}") from exc
     try:
         conn.execute("PRAGMA journal_mode=WAL")  # readers see a snapshot and never wait for the writer
         conn.execute("PRAGMA synchronous=FULL")  # a committed document survives a power cut
@@ -200,6 +208,23 @@ def insert_document(db: sqlite3.Connection, doc: Document, rows: list[ChunkRow],
                    [row + (gen,) for row in rows])
     db.executemany("INSERT INTO keywords(rowid, tokens) VALUES (?, ?)",
                    [(row[0], text) for row, text in zip(rows, texts)])
+
+
+def append_chunks(db: sqlite3.Connection, source: str, rows: list[ChunkRow], texts: list[str], gen: int) -> None:
+    """Add chunks to a document stored in parts (a large file committed batch by batch)."""
+    db.executemany(f"INSERT INTO chunks({_CHUNK_COLUMNS}, vector, gen) VALUES ({', '.join('?' * 12)})",
+                   [row + (gen,) for row in rows])
+    db.executemany("INSERT INTO keywords(rowid, tokens) VALUES (?, ?)",
+                   [(row[0], text) for row, text in zip(rows, texts)])
+    db.execute("UPDATE documents SET chunks = chunks + ? WHERE source = ?", (len(rows), source))
+
+
+def finish_document(db: sqlite3.Connection, source: str, sha256: str) -> None:
+    db.execute("UPDATE documents SET sha256 = ? WHERE source = ?", (sha256, source))
+
+
+def chunk_ids_of(db: sqlite3.Connection, source: str) -> list[int]:
+    return [row[0] for row in db.execute("SELECT id FROM chunks WHERE source = ? ORDER BY start", (source,))]
 
 
 def removed_since(db: sqlite3.Connection, gen: int) -> np.ndarray:

@@ -66,6 +66,9 @@ class Answer:
     draft: str = ""  # the model's raw text, before citations were checked
 
 
+PARTIAL = "partial:"
+
+
 @dataclass
 class Document:
     source: str
@@ -74,8 +77,14 @@ class Document:
     rows: int | None
     chunks: int
     added_at: str  # ISO 8601, UTC
-    sha256: str = ""
+    sha256: str = ""  # PARTIAL + the hash while a large file is stored batch by batch
     title: str = ""  # the title the file declares (`ingest.titles`), "" if none
+
+    @property
+    def partial(self) -> bool:
+        """Only part of the file is stored: its ingest was stopped (file_timeout, a kill) and the next
+        ingest goes on from there."""
+        return self.sha256.startswith(PARTIAL)
 
 
 @dataclass
@@ -86,6 +95,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, message)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): hidden files, outside links
     chunks_embedded: int = 0
     seconds: float = 0.0
 
