@@ -25,23 +25,24 @@ def page(kb: KnowledgeBase, sampling: dict) -> None:
     except RagError as exc:
         render.error(exc)
         return
-    st.caption(render.escape_md(f"{kb.path} · {len(documents)} documents"))
+    st.caption(render.escape_name(f"{kb.path} · {len(documents)} documents"))
 
+    sources = {d.source for d in documents}  # what the download buttons may serve, as of this run
     history = st.session_state.setdefault("history", {}).setdefault(str(kb.path), [])
     for index, entry in enumerate(history):
-        render.message(entry, index)
+        render.message(entry, index, sources)
     if not documents:
         st.info(EMPTY_KB.format(command=render.code(f"rag ingest PATH --kb {kb.path}")),
                 icon=":material/upload_file:")
 
     question = st.chat_input("Ask a question · 请输入问题", disabled=not documents)
     if question and question.strip():
-        ask(kb, question.strip(), sampling, history)
+        ask(kb, question.strip(), sampling, history, sources)
 
 
-def ask(kb: KnowledgeBase, question: str, sampling: dict, history: list[dict]) -> None:
+def ask(kb: KnowledgeBase, question: str, sampling: dict, history: list[dict], sources: set[str]) -> None:
     history.append({"role": "user", "text": question})
-    render.message(history[-1], len(history) - 1)
+    render.message(history[-1], len(history) - 1, sources)
     with st.chat_message("assistant"):
         placeholder = st.empty()
         try:
@@ -58,7 +59,7 @@ def ask(kb: KnowledgeBase, question: str, sampling: dict, history: list[dict]) -
             return
         history.append({"role": "assistant", "answer": result})
         with placeholder.container():
-            render.answer(result, len(history) - 1)
+            render.answer(result, len(history) - 1, sources)
 
 
 def _search(kb: KnowledgeBase, question: str, sampling: dict):

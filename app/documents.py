@@ -3,6 +3,9 @@
 Ingest runs in the script thread, so the facade's progress callback can drive `st.progress` directly. After
 an ingest the page reruns with a fresh uploader (its key changes) and shows the report kept in session state,
 so the files are not ingested again on the next interaction.
+
+In a read-only UI only the table is drawn; the functions that write are marked `access.writes` and refuse
+even if reached some other way.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import state
-from app.render import code, error, escape_md
-from app.uploads import ALLOWED_TYPES, UPLOADS, save_uploads
+from app import access, state
+from app.render import code, error, escape_md, escape_name, visible
+from app.uploads import ALLOWED_TYPES, UPLOADS, Quota, Upload, save_uploads
 from rag.api import KnowledgeBase
 from rag.errors import RagError
 from rag.types import Document, IngestReport
@@ -29,7 +32,12 @@ def page(kb: KnowledgeBase) -> None:
     except RagError as exc:
         error(exc)
         return
-    _upload(kb)
+    writable = access.writable()
+    if writable:
+        _upload(kb)
+    else:
+        st.info("This UI is read-only: it lists the documents; they are added and removed with `rag` on the "
+                "server.", icon=":material/lock:")
     report = st.session_state.get("report")
     if report:
         summary(report)
@@ -43,14 +51,15 @@ def page(kb: KnowledgeBase) -> None:
                 + code(f"rag ingest PATH --kb {kb.path}"), icon=":material/upload_file:")
         return
     st.dataframe([_row(d) for d in documents], hide_index=True, width="stretch")
-    _delete(kb, documents)
-    _reindex(kb, documents)
+    if writable:
+        _delete(kb, documents)
+        _reindex(kb, documents)
 
 
 def _row(d: Document) -> dict:
     size = f"{d.pages} pages" if d.pages else f"{d.rows} rows" if d.rows else ""
-    return {"name": Path(d.source).name, "type": d.kind, "pages / rows": size, "chunks": d.chunks,
-            "added (UTC)": d.added_at.replace("T", " ")[:19], "folder": str(Path(d.source).parent)}
+    return {"name": visible(Path(d.source).name), "type": d.kind, "pages / rows": size, "chunks": d.chunks,
+            "added (UTC)": d.added_at.replace("T", " ")[:19], "folder": visible(str(Path(d.source).parent))}
 
 
 def _upload(kb: KnowledgeBase) -> None:
@@ -59,10 +68,16 @@ def _upload(kb: KnowledgeBase) -> None:
     files = st.file_uploader("Add files", type=list(ALLOWED_TYPES), accept_multiple_files=True,
                              key=f"upload-{round_}",
                              help=f"Word, PDF, Excel, CSV, Markdown or text; up to {max_mb} MB each.")
-    if not st.button("Add to knowledge base", type="primary", disabled=not files, icon=":material/upload:"):
-        return
+    if st.button("Add to knowledge base", type="primary", disabled=not files, icon=":material/upload:"):
+        _add_uploads(kb, files)
+
+
+@access.writes("Uploading")
+def _add_uploads(kb: KnowledgeBase, files: list[Upload]) -> None:
+    s = kb.settings
+    quota = st.session_state.setdefault("upload_quota", Quota(s.max_session_uploads, s.max_session_upload_mb))
     try:
-        saved, rejected = save_uploads(files, kb.path / UPLOADS, max_mb)
+        saved, rejected = save_uploads(files, kb.path / UPLOADS, s.max_upload_mb, quota)
     except OSError as exc:  # a full disk or an unwritable KB folder
         st.error(escape_md(f"Cannot store the uploads in {kb.path / UPLOADS}: {exc}"))
         return
@@ -71,7 +86,7 @@ def _upload(kb: KnowledgeBase) -> None:
     if report is not None:
         report.failed[:0] = rejected
         st.session_state["report"] = report
-        st.session_state["upload_round"] = round_ + 1
+        st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
         st.rerun()
 
 
@@ -83,12 +98,12 @@ def ingest(kb: KnowledgeBase, work: Callable, names: list[str], *, exclusive: bo
     bars: dict[str, list] = {}
     if len(names) <= PER_FILE_BARS:
         for name in names:
-            bars.setdefault(name, []).append(st.progress(0.0, text=escape_md(f"{name} · waiting")))
+            bars.setdefault(name, []).append(st.progress(0.0, text=escape_name(f"{name} · waiting")))
 
     def progress(done: int, total: int, name: str) -> None:
         overall.progress(done / total if total else 1.0, text=escape_md(f"{done} / {total} files read"))
         if bars.get(name):  # the facade reports each file by its base name once it is parsed
-            bars[name].pop(0).progress(1.0, text=escape_md(f"{name} · read"))
+            bars[name].pop(0).progress(1.0, text=escape_name(f"{name} · read"))
 
     try:
         with state.write_lock(str(kb.path)):
@@ -108,7 +123,7 @@ def ingest(kb: KnowledgeBase, work: Callable, names: list[str], *, exclusive: bo
 
 def summary(report: IngestReport) -> None:
     def names(items) -> str:
-        return ", ".join(escape_md(Path(s).name) for s in items)
+        return ", ".join(escape_name(Path(s).name) for s in items)
 
     done = [f"{label} {len(items)}: {names(items)}" for label, items in
             (("Added", report.added), ("Updated", report.updated), ("Removed", report.removed)) if items]
@@ -118,9 +133,9 @@ def summary(report: IngestReport) -> None:
         st.info(f"Unchanged {len(report.unchanged)}: {names(report.unchanged)}")
     if report.failed:
         st.error(f"Failed {len(report.failed)}; the other files were ingested.  \n"
-                 + "  \n".join(f"**{escape_md(Path(s).name)}**: {escape_md(msg)}" for s, msg in report.failed))
+                 + "  \n".join(f"**{escape_name(Path(s).name)}**: {escape_md(msg)}" for s, msg in report.failed))
     if report.warnings:
-        st.warning("  \n".join(f"{escape_md(Path(s).name)}: {escape_md(msg)}" for s, msg in report.warnings))
+        st.warning("  \n".join(f"{escape_name(Path(s).name)}: {escape_md(msg)}" for s, msg in report.warnings))
     if not (done or report.unchanged or report.failed):
         st.info("Nothing to ingest.")
 
@@ -128,7 +143,7 @@ def summary(report: IngestReport) -> None:
 def _label(kb: KnowledgeBase) -> Callable[[str], str]:
     def label(source: str) -> str:
         path = Path(source)
-        return path.name if path.parent == kb.path.resolve() / UPLOADS else source
+        return visible(path.name if path.parent == kb.path.resolve() / UPLOADS else source)
     return label
 
 
@@ -151,7 +166,7 @@ def _delete(kb: KnowledgeBase, documents: list[Document]) -> None:
     chosen = st.multiselect("Documents to delete", sources, format_func=_label(kb), key="delete_selection",
                             placeholder="Choose documents")
     pending = st.session_state.get("delete_pending")
-    names = ", ".join(escape_md(Path(s).name) for s in pending or [])
+    names = ", ".join(escape_name(Path(s).name) for s in pending or [])
     question = (f"Delete {len(pending or [])} document(s): **{names}**? Their passages and vectors leave the "
                 "index, and uploaded copies are deleted. Original files elsewhere are not touched.")
     if not _confirm("delete_pending", question, "Delete", lambda: _confirmed_delete(kb)):
@@ -159,6 +174,7 @@ def _delete(kb: KnowledgeBase, documents: list[Document]) -> None:
                   on_click=lambda: st.session_state.update(delete_pending=list(chosen)))
 
 
+@access.writes("Deleting documents")
 def _confirmed_delete(kb: KnowledgeBase) -> None:
     # A callback: it runs before the next script run, so the table that run draws is already up to date.
     pending = st.session_state.pop("delete_pending", [])
@@ -168,7 +184,7 @@ def _confirmed_delete(kb: KnowledgeBase) -> None:
         with state.write_lock(str(kb.path)):
             for source in pending:
                 if kb.remove(source):
-                    removed.append(Path(source).name)
+                    removed.append(visible(Path(source).name))
                 if Path(source).parent == uploads:
                     Path(source).unlink(missing_ok=True)
     except (RagError, OSError) as exc:
@@ -195,8 +211,12 @@ def _reindex(kb: KnowledgeBase, documents: list[Document]) -> None:
         return
     st.button("Re-index…", icon=":material/refresh:",
               on_click=lambda: st.session_state.update(reindex_pending=True))
-    if not st.session_state.pop("reindex_go", False):
-        return
+    if st.session_state.pop("reindex_go", False):
+        _run_reindex(kb, documents, rebuild)
+
+
+@access.writes("Re-indexing")
+def _run_reindex(kb: KnowledgeBase, documents: list[Document], rebuild: bool) -> None:
     sources = [d.source for d in documents]
     names = [Path(s).name for s in sources]
     report = (ingest(kb, kb.rebuild, names, exclusive=True) if rebuild

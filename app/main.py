@@ -1,7 +1,8 @@
 """Streamlit entry point. Start it with `rag ui [--kb DIR] [--port N]` (or `make demo`).
 
 The knowledge base comes from the settings (`rag ui --kb DIR` passes it as RAG_KB) and can be switched in the
-sidebar. Each run of this script only wires the sidebar to one of the two pages; the facade does the work.
+sidebar. Nothing is drawn before `access.sign_in` lets the session through. Each run of this script only
+wires the sidebar to one of the two pages; the facade does the work.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import chat, documents, sidebar, state  # noqa: E402
+from app import access, chat, documents, sidebar, state  # noqa: E402
 from app.render import error  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 
@@ -25,6 +26,7 @@ def main() -> None:
     st.set_page_config(page_title="Knowledge base · 知识库", page_icon=":material/menu_book:", layout="wide")
     try:
         settings = state.load_settings()
+        access.sign_in()  # a visitor who has not signed in gets the form, and the script stops there
     except RagError as exc:
         error(exc)
         st.stop()

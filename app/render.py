@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 
 import streamlit as st
 
+from app.access import downloadable
+from app.state import clean_name
 from rag.errors import LLMFailed, ModelNotAvailable, RagError
 from rag.types import Answer, Citation, Hit
 
@@ -31,6 +35,19 @@ def escape_md(text: str) -> str:
     # Leading spaces would start an indented code block; non-breaking spaces keep the indent as plain text.
     text = _LEADING.sub(lambda m: "\u00a0" * len(m.group().expandtabs(4)), text)
     return text.replace("\n", "  \n")
+
+
+def visible(text: str) -> str:
+    """One line of plain text, for a file name or path: control and format characters are made visible
+    (a newline becomes ␊, others U+FFFD), so a name cannot break the layout, hide characters or reverse the
+    text around it (U+202E). For widgets that show text as it is, such as table cells and select options."""
+    return "".join(chr(0x2400 + ord(ch)) if ord(ch) < 0x20 else "\u2421" if ord(ch) == 0x7F
+                   else "\ufffd" if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+
+
+def escape_name(text: str) -> str:
+    """A file name, path or other one-line label for markdown: `visible`, then escaped."""
+    return escape_md(visible(text))
 
 
 def code(text: str) -> str:
@@ -56,7 +73,7 @@ def passages(hits: list[Hit]) -> None:
     st.caption("The passages that match best · 最相关的段落：")
     for i, hit in enumerate(hits, 1):
         label = f"[{i}] {Path(hit.source).name}" + (f" · {hit.locator}" if hit.locator else "")
-        with st.expander(escape_md(label), expanded=i == 1):
+        with st.expander(escape_name(label), expanded=i == 1):
             st.markdown(escape_md(hit.text))
 
 
@@ -79,9 +96,10 @@ def markers(escaped: str, numbers: set[int]) -> str:
     return _MARKER.sub(lambda m: f":blue[**{m.group()}**]" if int(m.group(1)) in numbers else m.group(), escaped)
 
 
-def message(entry: dict, index: int) -> None:
+def message(entry: dict, index: int, documents: Collection[str]) -> None:
     """One chat turn from the history: {"role": "user", "text"} or {"role": "assistant", "answer"/"error"},
-    the error being the RagError itself, with the passages found ("hits") when only the LLM failed."""
+    the error being the RagError itself, with the passages found ("hits") when only the LLM failed.
+    `documents` are the KB's sources now: only those may be downloaded."""
     with st.chat_message(entry["role"]):
         if entry["role"] == "user":
             st.markdown(escape_md(entry["text"]))
@@ -90,29 +108,29 @@ def message(entry: dict, index: int) -> None:
             if entry.get("hits"):
                 passages(entry["hits"])
         else:
-            answer(entry["answer"], index)
+            answer(entry["answer"], index, documents)
 
 
-def answer(result: Answer, index: int) -> None:
+def answer(result: Answer, index: int, documents: Collection[str]) -> None:
     if result.refused:
         st.info(escape_md(result.text))
     else:
         st.markdown(markers(escape_md(result.text), {c.number for c in result.citations}))
         for c in sorted(result.citations, key=lambda c: c.number):  # in the order of the [n], not of use
-            citation(c, key=f"{index}-{c.number}")
+            citation(c, f"{index}-{c.number}", documents)
     timings(result.timings)
 
 
-def citation(c: Citation, key: str) -> None:
-    path = Path(c.source)
-    label = f"[{c.number}] {path.name}" + (f" · {c.locator}" if c.locator else "")
-    with st.expander(escape_md(label)):
+def citation(c: Citation, key: str, documents: Collection[str]) -> None:
+    label = f"[{c.number}] {Path(c.source).name}" + (f" · {c.locator}" if c.locator else "")
+    with st.expander(escape_name(label)):  # one line, whatever the file or sheet is called
         st.markdown(highlight(c.text, c.quote))
-        if path.is_file():
+        path = downloadable(c.source, documents)
+        if path is not None:
             # Read on click, not on every rerun: a history of answers citing a big PDF stays cheap.
-            st.download_button(escape_md(f"Download {path.name}"), data=functools.partial(path.read_bytes),
-                               file_name=path.name, key=f"download-{key}", on_click="ignore",
-                               icon=":material/download:")
+            st.download_button(f"Download {escape_name(path.name)}", data=functools.partial(path.read_bytes),
+                               file_name=clean_name(path.name) or "document", key=f"download-{key}",
+                               on_click="ignore", icon=":material/download:")
 
 
 def timings(t: dict[str, float]) -> None:

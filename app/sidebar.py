@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import state
-from app.render import escape_md
+from app import access, state
+from app.render import escape_md, visible
 from rag.api import KnowledgeBase
 from rag.settings import Settings
 
@@ -21,6 +21,7 @@ class Choice:
     sampling: dict  # keyword arguments for KnowledgeBase.stream_ask
 
 
+@access.writes("Creating a knowledge base")
 def _create_kb() -> None:
     # A callback runs before the script, so it may still set the selectbox's value.
     try:
@@ -42,12 +43,13 @@ def render(settings: Settings) -> Choice:
         options = state.known_kbs(settings.kb)
         if st.session_state.get("kb") not in options:
             st.session_state["kb"] = options[0]
-        kb = st.selectbox("Knowledge base", options, key="kb", label_visibility="collapsed",
+        kb = st.selectbox("Knowledge base", options, key="kb", label_visibility="collapsed", format_func=visible,
                           help="A directory holding one index; the default is data/index.")
-        with st.popover("New knowledge base", icon=":material/add:"):
-            st.text_input("Name", key="new_kb_name", placeholder="e.g. 合同-2024",
-                          help="Created as data/kbs/NAME; letters, digits, Chinese, '-' and '_'.")
-            st.button("Create", on_click=_create_kb)
+        if access.writable():
+            with st.popover("New knowledge base", icon=":material/add:"):
+                st.text_input("Name", key="new_kb_name", placeholder="e.g. 合同-2024",
+                              help="Created as data/kbs/NAME; letters, digits, Chinese, '-' and '_'.")
+                st.button("Create", on_click=_create_kb)
         notice = st.session_state.pop("kb_notice", None)
         if notice:
             getattr(st, notice[0])(escape_md(notice[1]))

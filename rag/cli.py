@@ -295,28 +295,58 @@ def doctor(kb_dir):
 @main.command()
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 shares the UI with your network.")
+              help="Address to listen on; 0.0.0.0 shares the UI with your network (visitors then need the "
+                   "printed sign-in link, or the password from `rag password`).")
+@click.option("--read-only", is_flag=True, default=False,
+              help="Nobody may upload, delete, re-index or create knowledge bases; visitors only ask.")
 @kb_option
 @errors_to_exit
-def ui(port, host, kb_dir):
+def ui(port, host, read_only, kb_dir):
     """Serve the web UI (Streamlit): ask questions with cited answers, upload and manage documents.
 
-    Example: rag ui --kb data/index --port 8501
+    Example: rag ui --kb data/index --port 8501 (shared, answers only: rag ui --host 0.0.0.0 --read-only)
     """
     import importlib.util
 
+    from rag import access
+
     if importlib.util.find_spec("streamlit") is None:
         raise UsageError("streamlit is not installed: run `make setup` (or pip install -e .)")
-    settings = Settings.load(kb=kb_dir)
+    settings = Settings.load(kb=kb_dir, ui_read_only=read_only or None)
+    token = access.new_token() if access.needs_token(host, settings) else ""
+    gate = access.decide(host, settings, token)  # an unusable password hash stops here, not at the first visitor
     script = Path(__file__).resolve().parents[1] / "app" / "main.py"
     env = {**os.environ, "RAG_KB": settings.kb}  # the app reads its default KB from the settings
+    env.pop(access.TOKEN_ENV, None)  # only a token made here is valid
+    if token:
+        env[access.TOKEN_ENV] = token
+    if read_only:
+        env["RAG_UI_READ_ONLY"] = "true"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless=true",
                f"--server.port={port}", f"--server.address={host}", "--browser.gatherUsageStats=false",
                f"--server.maxUploadSize={settings.max_upload_mb}", "--client.toolbarMode=minimal",
                "--client.showErrorDetails=type"]
-    shown = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host
-    click.echo(f"Knowledge base {settings.kb}: open http://{shown}:{port} in a browser. Ctrl-C stops the server.")
+    lines = access.sign_in_lines(host, port, gate)
+    click.echo(f"Knowledge base {settings.kb}: {lines[0]} Ctrl-C stops the server.")
+    for line in lines[1:]:
+        click.echo(line)
     sys.stdout.flush()  # exec discards whatever is still buffered
     # Become the server rather than wrap it: Ctrl-C and a supervisor's SIGTERM then reach Streamlit itself,
     # and no orphaned server is left behind when this process is killed.
     os.execve(sys.executable, command, env)
+
+
+@main.command()
+@errors_to_exit
+def password():
+    """Ask for a new web-UI password twice (hidden) and print its argon2 hash for rag.toml.
+
+    Example: rag password
+    """
+    from rag.access import hash_password, toml_line
+
+    secret = click.prompt("New password for the web UI", hide_input=True, confirmation_prompt=True, err=True)
+    line = toml_line(hash_password(secret))
+    click.echo(line)
+    click.echo("Put the line above into rag.toml (or set RAG_UI_PASSWORD_HASH to the quoted part), then "
+               "restart `rag ui`; visitors sign in with this password.", err=True)

@@ -1,7 +1,8 @@
 """Drive the Streamlit app headless with `AppTest`, the KB built in tmp with the fake embedder and fake LLM.
 
 `app.state.kb_factory` is the one seam: it is patched so every KB the app opens gets the fakes. The script
-runs in this process, so `st.cache_resource` is cleared around each test.
+runs in this process, so `st.cache_resource` is cleared around each test. The app believes it listens on
+127.0.0.1 (as `rag ui` does by default) unless a test says otherwise with `listening_on`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.util import patch_config_options
 
 from app import state
 from rag.api import KnowledgeBase
@@ -32,7 +34,8 @@ def kb_dir(tmp_path, monkeypatch, fake_embedder, fake_generator) -> Path:
     for name, value in {"KB": str(kb), "WORKERS": "1", "RELEVANCE_FLOOR": "0.2", "CHUNK_SIZE": "64",
                         "CHUNK_OVERLAP": "8", "CACHE_DIR": str(tmp_path / "cache")}.items():
         monkeypatch.setenv(f"RAG_{name}", value)
-    monkeypatch.delenv("RAG_CONFIG", raising=False)
+    for name in ("RAG_CONFIG", "RAG_UI_TOKEN", "RAG_UI_PASSWORD_HASH", "RAG_UI_READ_ONLY"):
+        monkeypatch.delenv(name, raising=False)
     opened: list[KnowledgeBase] = []
 
     def factory(path, settings):
@@ -41,7 +44,8 @@ def kb_dir(tmp_path, monkeypatch, fake_embedder, fake_generator) -> Path:
 
     monkeypatch.setattr(state, "kb_factory", factory)
     st.cache_resource.clear()
-    yield kb
+    with listening_on("127.0.0.1"):
+        yield kb
     st.cache_resource.clear()
     for k in opened:
         k.close()
@@ -67,6 +71,11 @@ def fill(kb_dir: Path, embedder, paths: list[Path]) -> None:
 def filled(kb_dir, docs, fake_embedder) -> Path:
     fill(kb_dir, fake_embedder, [docs])
     return kb_dir
+
+
+def listening_on(address: str | None):
+    """The address the app believes Streamlit listens on (`rag ui --host`); None means every interface."""
+    return patch_config_options({"server.address": address})
 
 
 def start() -> AppTest:

@@ -136,3 +136,49 @@ def test_reindex_asks_first_and_picks_up_changed_files(kb_dir, docs, fake_embedd
     click(at, "Re-index")
     assert plain(at.success[0].value).startswith("Updated 1: quant.md")
     assert "Unchanged 1: temperature.md" in plain(at.info[0].value)
+
+
+def test_a_session_may_upload_only_so_many_files_and_megabytes(kb_dir, monkeypatch):
+    monkeypatch.setenv("RAG_MAX_SESSION_UPLOADS", "3")
+    monkeypatch.setenv("RAG_MAX_SESSION_UPLOAD_MB", "1")
+    at = go_to(start(), "documents")
+    upload(at, [("one.txt", b"first file\n", "text/plain"), ("two.txt", b"second file\n", "text/plain")])
+    assert sorted(r["name"] for r in table(at)) == ["one.txt", "two.txt"]
+
+    # The count and the megabytes are this session's, across uploads.
+    upload(at, [("big.txt", b"x" * (1024 * 1024), "text/plain"), ("three.txt", b"third\n", "text/plain"),
+                ("four.txt", b"fourth\n", "text/plain")])
+    failed = plain(at.error[0].value)
+    assert "**big.txt**: over this session's limit of 1 MB" in failed and "max_session_upload_mb" in failed
+    assert "**four.txt**: over this session's limit of 3 uploaded files (setting max_session_uploads)" in failed
+    assert sorted(r["name"] for r in table(at)) == ["one.txt", "three.txt", "two.txt"]
+    assert sorted(p.name for p in (kb_dir / UPLOADS).iterdir()) == ["one.txt", "three.txt", "two.txt"]
+
+    fresh = go_to(start(), "documents")  # another browser session has its own count
+    upload(fresh, [("five.txt", b"fifth\n", "text/plain")])
+    assert "five.txt" in [r["name"] for r in table(fresh)]
+
+
+def test_file_names_cannot_break_the_layout(kb_dir, tmp_path, fake_embedder, fake_generator, monkeypatch):
+    from tests.app.conftest import fill
+
+    monkeypatch.setenv("RAG_MAX_UPLOAD_MB", "1")
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    odd = folder / "evil\nname*\u202egpj.md"  # a newline, markdown, and a right-to-left override
+    odd.write_text("# 奇怪\n奇怪的文件名也能检索。\n", encoding="utf-8")
+    fill(kb_dir, fake_embedder, [odd])
+    at = go_to(start(), "documents")
+    assert [r["name"] for r in table(at)] == ["evil␊name*\ufffdgpj.md"]
+    at.multiselect(key="delete_selection").select(str(odd.resolve())).run()
+    click(at, "Delete…")
+    question = at.warning[0].value
+    assert "\n" not in question and "evil␊name\\*\ufffdgpj\\.md" in question
+
+    upload(at, [("big\nname.txt", b"x" * (1024 * 1024 + 1), "text/plain")])  # refused by its raw name
+    assert "**big␊name\\.txt**: larger than the 1 MB limit" in at.error[0].value
+
+    fake_generator.replies.append("奇怪的文件名也能检索 [1]。")
+    answer = ask(go_to(at, "chat"), "奇怪的文件名能检索吗？").chat_message[1]
+    assert [e.label for e in answer.expander] == ["\\[1\\] evil␊name\\*\ufffdgpj\\.md · § 奇怪"]
+    assert [b.label for b in answer.download_button] == ["Download evil␊name\\*\ufffdgpj\\.md"]

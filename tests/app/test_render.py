@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from app.render import code, escape_md, highlight, markers
+from app.render import code, escape_md, escape_name, highlight, markers, visible
 
 
 def test_every_ascii_punctuation_character_is_escaped():
@@ -39,3 +39,10 @@ def test_highlight_without_a_usable_quote_is_plain_escaped_text():
 
 def test_only_markers_of_real_citations_are_emphasised():
     assert markers(escape_md("甲 [1]。乙 [7]。"), {1}) == "甲 :blue[**\\[1\\]**]。乙 \\[7\\]。"
+
+
+def test_names_stay_on_one_line_and_show_hidden_characters():
+    assert visible("报告 2024（终稿）.docx") == "报告 2024（终稿）.docx"
+    assert visible("a\nb\r\tc\x00\x7f") == "a␊b␍␉c␀␡"
+    assert visible("invoice\u202efdp.exe\u200b") == "invoice\ufffdfdp.exe\ufffd"  # no reversed or hidden text
+    assert escape_name("a\n# b*.md") == "a␊\\# b\\*\\.md"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from app.state import clean_name, new_kb_path
-from app.uploads import save_uploads
+from app.uploads import Quota, save_uploads
 
 
 @dataclass
@@ -54,3 +54,16 @@ def test_save_uploads_filters_and_writes_only_inside(tmp_path):
     assert [name for name, _ in rejected] == ["b.exe", "big.pdf", "noext"]
     assert "not a supported type" in rejected[0][1] and "1 MB limit" in rejected[1][1]
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.md", "d.MD"]  # no .part left
+
+
+def test_a_session_quota_refuses_files_by_name_once_spent(tmp_path):
+    quota = Quota(max_files=2, max_mb=1)
+    files = [Upload("a.md", b"a" * 600_000), Upload("b.exe", b"b"), Upload("c.md", b"c" * 600_000),
+             Upload("d.md", b"d"), Upload("e.md", b"e")]
+    saved, rejected = save_uploads(files, tmp_path, max_mb=5, quota=quota)
+    assert [p.name for p in saved] == ["a.md", "d.md"]  # a refused type costs nothing
+    reasons = dict(rejected)
+    assert "max_session_upload_mb" in reasons["c.md"] and "0.4 MB left" in reasons["c.md"]
+    assert "limit of 2 uploaded files (setting max_session_uploads)" in reasons["e.md"]
+    assert (quota.files, quota.bytes) == (2, 600_001)
+    assert save_uploads([Upload("f.md", b"f")], tmp_path, max_mb=5, quota=quota)[0] == []  # spent for good

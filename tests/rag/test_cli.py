@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 import rag.api
 from rag.cli import main
+from rag.settings import Settings
 
 
 @pytest.fixture
@@ -99,3 +101,69 @@ def test_ui_becomes_the_streamlit_server_for_the_chosen_kb(runner, monkeypatch):
     assert {"--server.port=8600", "--server.address=127.0.0.1", "--server.maxUploadSize=12",
             "--server.headless=true"} <= set(argv)
     assert env["RAG_KB"] == "my-kb"
+
+
+def test_password_asks_twice_and_prints_a_line_for_rag_toml(runner):
+    from rag.access import verify_password
+
+    result = runner.invoke(main, ["password"], input="correct horse\nwrong horse\ncorrect horse\ncorrect horse\n")
+    assert result.exit_code == 0, result.output
+    assert "correct horse" not in result.output  # the input is hidden
+    assert result.output.count("New password for the web UI") == 2  # a mismatch asks again
+    line = next(x for x in result.output.splitlines() if x.startswith("ui_password_hash = "))
+    Path("rag.toml").write_text(line + "\n", encoding="utf-8")
+    assert verify_password(Settings.load().ui_password_hash, "correct horse")
+    assert "rag.toml" in result.output and "RAG_UI_PASSWORD_HASH" in result.output
+
+
+def test_password_too_short_is_refused(runner):
+    result = runner.invoke(main, ["password"], input="short\nshort\n")
+    assert result.exit_code == 2 and "at least 8 characters" in result.output
+
+
+@pytest.fixture
+def served(runner, monkeypatch):
+    """`rag ui` up to the point where it would become Streamlit: the command line and environment it passes."""
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: calls.append((argv, env)))
+    monkeypatch.setenv("RAG_UI_TOKEN", "inherited-token")  # only a token `rag ui` makes may be used
+    for name in ("RAG_UI_PASSWORD_HASH", "RAG_UI_READ_ONLY", "RAG_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+    def serve(*args: str):
+        calls.clear()
+        result = runner.invoke(main, ["ui", *args])
+        return result, calls[0] if calls else (None, None)
+    return serve
+
+
+def test_a_shared_ui_prints_a_sign_in_link_and_passes_its_token(served):
+    result, (argv, env) = served("--host", "0.0.0.0", "--port", "8600")
+    assert result.exit_code == 0, result.output
+    token = re.search(r"http://localhost:8600/\?token=([\w-]+) ", result.output)[1]
+    assert len(token) >= 40 and env["RAG_UI_TOKEN"] == token and "--server.address=0.0.0.0" in argv
+    assert "From other machines: http://" in result.output and "rag password" in result.output
+    assert served("--host", "0.0.0.0")[1][1]["RAG_UI_TOKEN"] != token  # a new one each start
+
+
+def test_read_only_a_password_or_localhost_need_no_token(served, monkeypatch):
+    result, (_, env) = served("--host", "0.0.0.0", "--read-only")
+    assert "token" not in result.output and "RAG_UI_TOKEN" not in env and env["RAG_UI_READ_ONLY"] == "true"
+    assert "anyone who reaches port 8501 can ask questions" in result.output
+
+    result, (_, env) = served()
+    assert "?token" not in result.output and "RAG_UI_TOKEN" not in env and "RAG_UI_READ_ONLY" not in env
+
+    monkeypatch.setenv("RAG_UI_PASSWORD_HASH", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$"
+                                               "c2tzZ2tzZ2tzZ2tzZ2tzZ2tzZ2tzZ2tzZ2tzZ2tzZ2s")
+    result, (_, env) = served("--host", "0.0.0.0")
+    assert result.exit_code == 0, result.output
+    assert "?token" not in result.output and "RAG_UI_TOKEN" not in env and "password" in result.output
+
+
+def test_an_unusable_password_hash_stops_the_ui_before_it_serves(served, monkeypatch):
+    monkeypatch.setenv("RAG_UI_PASSWORD_HASH", "correct horse")
+    result, (argv, _) = served("--host", "0.0.0.0")
+    assert result.exit_code == 2 and "rag password" in result.output and argv is None
