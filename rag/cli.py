@@ -36,9 +36,21 @@ def open_kb(kb_dir: str | None, *, create: bool = False, **overrides):
 
     try:
         settings = Settings.load(kb=kb_dir, **overrides)
-        return KnowledgeBase(settings.kb, settings, create=create)
+        kb = KnowledgeBase(settings.kb, settings, create=create)
     except RagError as exc:
         raise UsageError(str(exc)) from exc
+    kb.on_wait = tell_waiting
+    return kb
+
+
+def tell_waiting(holder, waited: float) -> None:
+    """While a write waits for another one to finish (`lock_timeout` bounds the wait)."""
+    click.echo(f"waiting for {holder.describe()}; waited {waited:.0f} s so far", err=True)
+
+
+def printable(text: str) -> str:
+    """A file name on one line: control characters (a newline in a name) shown escaped, as Python would."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def errors_to_exit(fn):
@@ -87,10 +99,14 @@ def ingest(paths, rebuild, kb_dir):
                          ("unchanged", report.unchanged), ("removed", report.removed)):
         click.echo(f"{label:>9}: {len(items)}")
     click.echo(f" embedded: {report.chunks_embedded} chunks in {report.seconds:.1f} s")
+    if report.skipped:
+        shown = ", ".join(printable(Path(source).name) for source, _ in report.skipped[:5])
+        more = f" and {len(report.skipped) - 5} more" if len(report.skipped) > 5 else ""
+        click.echo(f"  skipped: {len(report.skipped)} ({shown}{more}): hidden, or links out of the folder", err=True)
     for source, message in report.warnings:
-        click.echo(f"  warning: {source}: {message}", err=True)
+        click.echo(f"  warning: {printable(source)}: {message}", err=True)
     for source, message in report.failed:
-        click.echo(f"   FAILED: {source}: {message}", err=True)
+        click.echo(f"   FAILED: {printable(source)}: {message}", err=True)
     if report.failed:
         click.echo(f"{len(report.failed)} file(s) failed; the rest were ingested.", err=True)
         sys.exit(1)
@@ -195,7 +211,9 @@ def docs(kb_dir):
     for d in documents:
         size = f"{d.pages} pages" if d.pages else f"{d.rows} rows" if d.rows else ""
         title = f"  ({d.title})" if d.title else ""
-        click.echo(f"{d.kind:5} {d.chunks:5} chunks  {size:>10}  {d.added_at}  {d.source}{title}")
+        partial = "  (partial: the next ingest goes on)" if d.partial else ""
+        click.echo(f"{d.kind:5} {d.chunks:5} chunks  {size:>10}  {d.added_at}  {printable(d.source)}"
+                   f"{printable(title)}{partial}")
 
 
 @main.command()
@@ -211,9 +229,9 @@ def remove(paths, kb_dir):
     with open_kb(kb_dir) as kb:
         for path in paths:
             if kb.remove(path):
-                click.echo(f"removed {path}")
+                click.echo(f"removed {printable(path)}")
             else:
-                click.echo(f"not in the knowledge base: {path}", err=True)
+                click.echo(f"not in the knowledge base: {printable(path)}", err=True)
                 missing += 1
     if missing:
         sys.exit(1)
@@ -350,3 +368,13 @@ def password():
     click.echo(line)
     click.echo("Put the line above into rag.toml (or set RAG_UI_PASSWORD_HASH to the quoted part), then "
                "restart `rag ui`; visitors sign in with this password.", err=True)
+
+
+def _register() -> None:
+    from rag.cli_backup import export_kb, import_kb
+
+    main.add_command(export_kb)
+    main.add_command(import_kb)
+
+
+_register()
