@@ -125,3 +125,114 @@ def wait_for_lock(kb: Path, proc: subprocess.Popen, timeout: float = 60) -> None
             return
         time.sleep(0.02)
     raise AssertionError("the first writer never took the lock")
+
+
+def make_world(base: Path) -> dict:
+    """Two folders of text files, and the KBs and archive the scenarios start from or should end as."""
+    a = make_texts(base / "A", "alpha", 4, ("walrus", "lantern", "harbor"))
+    b = make_texts(base / "B", "beta", 3, ("quartz", "meadow", "signal"))
+    for name, folders in (("old", ["A"]), ("both", ["A", "B"]), ("other", ["B"])):
+        rag("ingest", *(str(base / f) for f in folders), "--kb", str(base / name))
+    rag("export", str(base / "other"), str(base / "other.tar.gz"))
+    return {"base": base, "A": base / "A", "B": base / "B", "a": a, "b": b, "old": base / "old",
+            "both": base / "both", "other": base / "other", "archive": base / "other.tar.gz"}
+
+
+def per_document(check: Check, old: State, new: State) -> bool:
+    return all(check.state.get(s) in (old.get(s), new.get(s)) for s in set(old) | set(new) | set(check.state))
+
+
+def whole(check: Check, old: State, new: State) -> bool:
+    return check.state in (old, new)
+
+
+# name: (KB it starts from, the command, the KB it should end as (None: the command's clean run), judge)
+SCENARIOS = {
+    "ingest": ("old", lambda w, kb: ("ingest", str(w["B"]), "--kb", kb), "both", per_document),
+    "remove": ("both", lambda w, kb: ("remove", *map(str, w["b"]), "--kb", kb), "old", per_document),
+    "rebuild": ("both", lambda w, kb: ("ingest", "--rebuild", str(w["A"]), "--kb", kb), None, whole),
+    "import": ("old", lambda w, kb: ("import", str(w["archive"]), kb, "--replace"), "other", whole),
+}
+REBUILD_SETTINGS = {"RAG_CHUNK_SIZE": "48", "RAG_CHUNK_OVERLAP": "8"}  # so the rebuilt KB differs
+
+WRITERS = {
+    "ingest": lambda w, kb: ("ingest", str(w["B"]), "--kb", kb),
+    "rebuild": lambda w, kb: ("ingest", "--rebuild", str(w["A"]), "--kb", kb),
+    "remove": lambda w, kb: ("remove", str(w["a"][0]), "--kb", kb),
+}
+
+
+@dataclass
+class KillRun:
+    step: int
+    total: int
+    killed: bool
+    intact: bool  # opens, integrity ok, FAISS ids == SQLite ids
+    old_or_new: bool
+    finished_by_rerun: bool
+    leftovers: list[str]
+
+
+def crash_scenario(world: dict, name: str, kills: int, scratch: Path) -> list[KillRun]:
+    """Kill the command at `kills` spread steps; after each, judge the KB, run it again, judge again."""
+    template, command, expected, judge = SCENARIOS[name]
+    extra = REBUILD_SETTINGS if name == "rebuild" else {}
+    old = inspect(world[template]).state
+    clean = fresh_copy(world[template], scratch / "clean")
+    total = steps(*command(world, str(clean)), **extra)
+    new = inspect(clean).state if expected is None else inspect(world[expected]).state
+    runs = []
+    for point in kill_points(total, kills):
+        kb = fresh_copy(world[template], scratch / f"kill-{point}")
+        done = rag(*command(world, str(kb)), check=False, RAG_TEST_KILL_AT=str(point), **extra)
+        check = inspect(kb)
+        intact = check.integrity == "ok" and check.faiss_matches
+        again = rag(*command(world, str(kb)), check=False, **extra)
+        gone_already = name == "remove" and again.returncode == 1 and "not in the knowledge base" in again.stderr
+        finished = (again.returncode == 0 or gone_already) and inspect(kb).state == new
+        live = read_data_dir(kb)
+        leftovers = [p.name for p in kb.iterdir() if p.name.startswith("data-") and p.name != live]
+        runs.append(KillRun(point, total, done.returncode == -9, intact, judge(check, old, new), finished, leftovers))
+    return runs
+
+
+def read_data_dir(kb: Path) -> str:
+    from rag import kbdb
+
+    return kbdb.read_config(kb).data_dir
+
+
+@dataclass
+class PairRun:
+    first_ok: bool
+    second_ok: bool
+    waited: bool  # the second said whom it waited for
+    lost: list[str]  # documents that should be there and are not
+    extra: list[str]
+
+
+def writer_pair(world: dict, first: str, second: str, scratch: Path) -> PairRun:
+    kb = fresh_copy(world["old"], scratch / f"{first}-{second}")
+    holder = start(*WRITERS[first](world, str(kb)), RAG_TEST_HOLD="3")
+    try:
+        wait_for_lock(kb, holder)
+        waiter = rag(*WRITERS[second](world, str(kb)), check=False)
+    finally:
+        holder.communicate(timeout=120)
+    expected = {str(p) for p in world["a"]}
+    for op in (first, second):  # the first to take the lock goes first
+        if op == "ingest":
+            expected |= {str(p) for p in world["b"]}
+        elif op == "rebuild":
+            expected |= {str(p) for p in world["a"]}  # `ingest --rebuild A` adds A after the rebuild
+        else:
+            expected.discard(str(world["a"][0]))
+    check = inspect(kb)
+    found = set(check.state) if check.integrity == "ok" and check.faiss_matches else set()
+    return PairRun(holder.returncode == 0, waiter.returncode == 0,
+                   f"waiting for pid {holder.pid}, which is" in waiter.stderr,
+                   sorted(expected - found), sorted(found - expected))
+
+
+PAIRS = [("rebuild", "ingest"), ("ingest", "rebuild"), ("ingest", "remove"), ("remove", "rebuild"),
+         ("rebuild", "rebuild"), ("ingest", "ingest")]
