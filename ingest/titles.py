@@ -60,10 +60,13 @@ def _ooxml_title(path: Path) -> str:
 def _pdf_title(path: Path) -> str:
     import pypdf
 
-    reader = pypdf.PdfReader(path)
-    if reader.is_encrypted and not reader.decrypt(""):
-        return ""
-    title = reader.metadata.title if reader.metadata else None
+    from ingest.loaders.pdf import pdf_library_logs
+
+    with pdf_library_logs():  # pypdf's repair notes would reach stderr; the loader reports what matters
+        reader = pypdf.PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            return ""
+        title = reader.metadata.title if reader.metadata else None
     return str(title) if title else ""
 
 

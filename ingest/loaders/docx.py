@@ -13,39 +13,35 @@ Trade-offs:
   or the Caption style) moves into the table's header, so every chunk of its rows carries what the table is
   about, and the paragraph before it does not.
 - Text boxes are read from mc:Choice only: mc:Fallback holds a VML copy of the same box.
-- Headers and footers follow the body, each distinct text once. Strict Open XML is read by mapping its namespaces
-  to the transitional ones, with a warning.
+- Headers and footers follow the body, each distinct text once. Opening the package, within the zip bounds, and
+  Strict Open XML are `ingest.loaders.docx_package`'s business.
+- A table is cut at `max_rows` rows or `max_cells` cells with a warning (`ingest.loaders.rows.bounded`); the rest
+  of the document is still read.
 - Equations come out as bare characters; a table of contents is skipped. Not read: footnotes, endnotes, comments,
   list numbers, charts, images.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
-import warnings
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from ingest.loaders import LoaderWarning
 from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.loaders.docx_package import W, Package, find, open_docx, to_int, val
+from ingest.loaders.rows import bounded
 from ingest.types import CELL_SEPARATOR, Section
-from rag.errors import LoaderError
 
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-P, TBL, TR, TC, BODY = _W + "p", _W + "tbl", _W + "tr", _W + "tc", _W + "body"
+P, TBL, TR, TC = W + "p", W + "tbl", W + "tr", W + "tc"
 _M = "{http://schemas.openxmlformats.org/officeDocument/2006/math}"
-_TEXT_TAGS = {_W + "t": None, _M + "t": None, _W + "tab": " ", _W + "ptab": " ", _W + "br": "\n", _W + "cr": "\n",
-              _W + "noBreakHyphen": "-"}
+_TEXT_TAGS = {W + "t": None, _M + "t": None, W + "tab": " ", W + "ptab": " ", W + "br": "\n", W + "cr": "\n",
+              W + "noBreakHyphen": "-"}
 # Subtrees whose text is not part of what the reader sees, or is a duplicate of something read elsewhere.
 _SKIP = {"{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
-         _W + "del", _W + "moveFrom", _W + "pPr", _W + "rPr", _W + "instrText"}
-_TXBX = _W + "txbxContent"
-_VAL = _W + "val"
+         W + "del", W + "moveFrom", W + "pPr", W + "rPr", W + "instrText"}
+_TXBX = W + "txbxContent"
 _TOC = "Table of Contents"
 _HEADING_NAME = re.compile(r"^(?:heading|标题)\s*([1-9])$", re.IGNORECASE)
 _CAPTION_STYLE = re.compile(r"^(?:caption|题注)$", re.IGNORECASE)
@@ -53,29 +49,11 @@ _CAPTION_TEXT = re.compile(r"^(?:表|续表|Table|Tab\.)\s*[0-9一二三四五�
 _CAPTION_CHARS = 120
 _SECTION_CHARS = 8000  # flush a long run of paragraphs so one section never grows without bound
 
-# ISO 29500 Strict spells ".../wordprocessingml/2006/main" as "http://purl.oclc.org/ooxml/wordprocessingml/main".
-_STRICT_NS = re.compile(rb"http://purl\.oclc\.org/ooxml/(\w+)/(\w+)")
-
-
-@dataclass(frozen=True)
-class _Style:
-    name: str
-    outline: int | None  # 0-based outline level the style sets; 9 means body text
-    based_on: str | None
-
-
-@dataclass
-class _Package:
-    body: Any  # the w:body element
-    styles: dict[str, _Style]
-    default_style: str | None
-    margins: list[tuple[str, Any]]  # ("header" | "footer", w:hdr or w:ftr element)
-
 
 def load_docx(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
     """Sections of a .docx in body order, then its distinct header and footer lines."""
-    package = _open(path)
-    walker = _Walker(package)
+    package = open_docx(path, limits)
+    walker = _Walker(package, limits)
     yield from walker.blocks(package.body)
     yield from walker.flush()
     seen: set[str] = set()
@@ -89,8 +67,9 @@ def load_docx(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
 class _Walker:
     """Turns block-level XML into sections, carrying the heading path and the table count across calls."""
 
-    def __init__(self, package: _Package) -> None:
+    def __init__(self, package: Package, limits: Limits) -> None:
         self._styles, self._default_style = package.styles, package.default_style
+        self._limits = limits
         self._path: list[tuple[int, str]] = []  # (level, text) of the open headings
         self._buffer: list[str] = []
         self._tables = 0
@@ -132,7 +111,8 @@ class _Walker:
 
     def _table(self, tbl: Any) -> Iterator[Section]:
         above: dict[int, str] = {}  # grid column -> text of the vertically merged cell that covers it
-        rows = [(n, _row_cells(tr, above)) for n, tr in enumerate(_children_tagged(tbl, TR), 1)]
+        rows = list(bounded(((n, _row_cells(tr, above)) for n, tr in enumerate(_children_tagged(tbl, TR), 1)),
+                            f"table {self._tables + 1}", self._limits))
         if all(sum(1 for c in cells if c) <= 1 for _, cells in rows):
             # Layout table (a frame around text): its cells are paragraphs, not records.
             self._buffer.extend(c for _, cells in rows for c in cells if c)
@@ -143,6 +123,8 @@ class _Walker:
         self._tables += 1
         name, heading = f"table {self._tables}", self.heading
         lines = [(n, CELL_SEPARATOR.join(cells)) for n, cells in rows if any(cells)]
+        if not lines:
+            return
         header_row, header = lines[0]
         header = f"{caption}\n{header}" if caption else header
         if len(lines) == 1:
@@ -153,14 +135,14 @@ class _Walker:
     def _is_caption(self, p: Any, text: str) -> bool:
         if len(text) > _CAPTION_CHARS:
             return False
-        style = self._styles.get(_val(_find(p, "pPr", "pStyle")) or "")
+        style = self._styles.get(val(find(p, "pPr", "pStyle")) or "")
         return bool(style and _CAPTION_STYLE.match(style.name)) or bool(_CAPTION_TEXT.match(text))
 
     def _heading_level(self, p: Any) -> int | None:
-        outline = _int(_val(_find(p, "pPr", "outlineLvl")), -1)  # set on the paragraph itself, it wins
+        outline = to_int(val(find(p, "pPr", "outlineLvl")), -1)  # set on the paragraph itself, it wins
         if outline >= 0:
             return outline + 1 if outline < 9 else None
-        return self._style_level(_val(_find(p, "pPr", "pStyle")) or self._default_style)
+        return self._style_level(val(find(p, "pPr", "pStyle")) or self._default_style)
 
     def _style_level(self, style_id: str | None) -> int | None:
         for _ in range(20):  # basedOn chains are short; the bound guards against a cycle
@@ -180,12 +162,12 @@ def _children(el: Any) -> Iterator[Any]:
     """Block children, looking through content controls and custom XML, which only wrap real content."""
     for child in el:
         # A table of contents only repeats the headings, with page numbers; it would crowd search results.
-        if child.tag == _W + "sdt" and _val(_find(child, "sdtPr", "docPartObj", "docPartGallery")) != _TOC:
-            content = child.find(_W + "sdtContent")
+        if child.tag == W + "sdt" and val(find(child, "sdtPr", "docPartObj", "docPartGallery")) != _TOC:
+            content = child.find(W + "sdtContent")
             yield from _children(content if content is not None else [])
-        elif child.tag in (_W + "customXml", _W + "sdtContent"):
+        elif child.tag in (W + "customXml", W + "sdtContent"):
             yield from _children(child)
-        elif child.tag != _W + "sdt":
+        elif child.tag != W + "sdt":
             yield child
 
 
@@ -196,13 +178,13 @@ def _children_tagged(el: Any, tag: str) -> list[Any]:
 def _row_cells(tr: Any, above: dict[int, str]) -> list[str]:
     """Cell texts of a row. A vertical-merge continuation takes the merge's text (Word hides the cell's own)."""
     cells: list[str] = []
-    column = _int(_val(_find(tr, "trPr", "gridBefore")), 0)
+    column = to_int(val(find(tr, "trPr", "gridBefore")), 0)
     for tc in _children_tagged(tr, TC):
-        start, column = column, column + _int(_val(_find(tc, "tcPr", "gridSpan")), 1)
-        vmerge = _find(tc, "tcPr", "vMerge")
-        if _val(_find(tc, "tcPr", "hMerge")) == "continue":
+        start, column = column, column + to_int(val(find(tc, "tcPr", "gridSpan")), 1)
+        vmerge = find(tc, "tcPr", "vMerge")
+        if val(find(tc, "tcPr", "hMerge")) == "continue":
             continue  # legacy horizontal merge: the first cell already holds the text
-        if vmerge is not None and _val(vmerge) != "restart":
+        if vmerge is not None and val(vmerge) != "restart":
             cells.append(above.get(start, ""))
         else:
             cells.append(_cell_text(tc))
@@ -241,77 +223,3 @@ def _text(el: Any, boxes: list[Any]) -> str:
     return re.sub(r" ?\n ?", "\n", re.sub(r"[^\S\n]+", " ", "".join(parts))).strip()
 
 
-def _find(el: Any, *tags: str) -> Any:
-    for tag in tags:
-        el = el.find(_W + tag) if el is not None else None
-    return el
-
-
-def _val(el: Any) -> str | None:
-    return el.get(_VAL) if el is not None else None
-
-
-def _int(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() else default
-
-
-def _open(path: Path) -> _Package:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())  # a part a relationship points at may be missing: skip it, as Word does
-            main = next((t for kind, t in _rels(zf, names, "") if kind == "officeDocument"), None)
-            if main is None:
-                raise LoaderError("cannot read .docx: it has no main document part; re-save it from Word as .docx")
-            raw = zf.read(main)
-            rels = _rels(zf, names, main)
-            styles_part = next((t for kind, t in rels if kind == "styles"), None)
-            styles, default = _read_styles(_parse(zf.read(styles_part))) if styles_part else ({}, None)
-            parts = sorted((kind == "footer", t) for kind, t in rels if kind in ("header", "footer"))
-            margins = [("footer" if footer else "header", _parse(zf.read(t))) for footer, t in parts]
-            body = _parse(raw).find(BODY)
-    except zipfile.BadZipFile as exc:
-        raise LoaderError("cannot read .docx: not a zip package; if it is an old .doc, save it as .docx") from exc
-    except (KeyError, OSError, ValueError, SyntaxError) as exc:  # lxml's XMLSyntaxError is a SyntaxError
-        raise LoaderError(f"cannot read .docx: {exc}; the file may be damaged, re-save it from Word") from exc
-    if body is None:
-        raise LoaderError("cannot read .docx: the document has no body; re-save it from Word")
-    if _STRICT_NS.search(raw[:4000]):  # the namespace declarations sit at the top of the root element
-        # Recovered rather than refused: python-docx, and tools built on it, reject this format outright.
-        message = f"Strict Open XML document: recovered by mapping its namespaces to the transitional ones ({main})"
-        warnings.warn(LoaderWarning(message), stacklevel=3)
-    return _Package(body, styles, default, margins)
-
-
-def _rels(zf: zipfile.ZipFile, names: set[str], source: str) -> list[tuple[str, str]]:
-    """(type, zip member) of the internal relationships of `source` ("" for the package) whose parts exist."""
-    folder, name = posixpath.split(source)
-    rels_name = posixpath.join(folder, "_rels", f"{name}.rels")
-    out = []
-    for rel in _parse(zf.read(rels_name)) if rels_name in names else []:
-        target = unquote(rel.get("Target") or "")
-        if rel.get("TargetMode") == "External" or not target:
-            continue
-        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-        # Strict and transitional types differ only in their prefix; the last segment names the part.
-        if member in names:
-            out.append(((rel.get("Type") or "").rsplit("/", 1)[-1], member))
-    return out
-
-
-def _parse(data: bytes) -> Any:
-    from docx.oxml.parser import parse_xml  # python-docx's parser: entities are not resolved
-
-    return parse_xml(_STRICT_NS.sub(rb"http://schemas.openxmlformats.org/\1/2006/\2", data))
-
-
-def _read_styles(root: Any) -> tuple[dict[str, _Style], str | None]:
-    styles: dict[str, _Style] = {}
-    default = None
-    for el in root.iter(_W + "style"):
-        style_id = el.get(_W + "styleId")
-        if style_id and el.get(_W + "type", "paragraph") == "paragraph":
-            outline = _int(_val(_find(el, "pPr", "outlineLvl")), -1)
-            name, based_on = _val(el.find(_W + "name")) or style_id, _val(el.find(_W + "basedOn"))
-            styles[style_id] = _Style(name, outline if outline >= 0 else None, based_on)
-            default = style_id if el.get(_W + "default") in ("1", "true", "on") else default
-    return styles, default

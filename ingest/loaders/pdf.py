@@ -11,12 +11,19 @@ Trade-offs:
 - No OCR: a page without a text layer is reported and skipped.
 - Pages stream one at a time from open file handles; a 600-page file is never held as one string.
 - Whitespace is normalised lightly (`ingest.loaders.pdftext`).
+- A page with a stream that inflates past pypdf's limit (75 MB) is skipped with a warning, not handed to
+  pdfminer, which has no limit.
+- pypdf and pdfminer log what they repair ("Ignoring wrong pointing object 7 0"), which would reach the worker's
+  stderr. While a file is read, their loggers stop propagating: repair notes are dropped (the page checks below
+  say what the reader needs to know), and errors become one `LoaderWarning` per file.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,7 @@ from rag.errors import LoaderError, PasswordRequired
 
 GARBLED = 0.05  # share of suspicious characters above which pypdf's page text is re-read with pdfminer
 UNREADABLE = 0.3  # above this the kept text is probably useless, and the user should know
+_INFLATE_CHECK = 75_000_000  # bytes of a content stream checked for damage: pypdf's own decompression limit
 
 _PASSWORD_HELP = (
     "is password-protected; decrypt it first (e.g. `qpdf --decrypt --password=PASSWORD in.pdf out.pdf`) "
@@ -43,33 +51,73 @@ def load_pdf(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Section]:
         raise LoaderError(f"cannot read PDF: {exc}") from exc
     miner = _Miner(path)
     try:
-        reader, failure = _open_pypdf(fh, path)
-        if reader is None:
-            pages = _pdfminer_pages(miner, path, failure)
-        else:
-            pages = ((n, _page_text(page, n, miner)) for n, page in enumerate(reader.pages, 1))
-        empty: list[int] | None = []  # pages without text, held back until some page has text; then None
-        for n, text in pages:
-            if text is None:  # the page failed and was reported already
-                continue
-            if text and empty is not None:
-                for m in empty:
-                    _warn_no_text(m)
-                empty = None
-            if text:
-                yield Section(text=text, page=n)
-            elif empty is None:
-                _warn_no_text(n)
-            else:
-                empty.append(n)
-        if empty:  # one summary instead of a warning per page of a scan
-            warnings.warn(LoaderWarning(
-                f"no text layer on any of the {len(empty)} pages (scanned?); OCR is not supported yet, "
-                "so this file adds nothing to the knowledge base"
-            ), stacklevel=2)
+        with pdf_library_logs() as errors:
+            yield from _sections(fh, path, miner)
+        if errors:
+            more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
+            warnings.warn(LoaderWarning(f"the PDF reader reported: {errors[0]}{more}; some text may be missing or "
+                                        "wrong, re-saving the file (print to PDF) may help"), stacklevel=2)
     finally:
         fh.close()
         miner.close()
+
+
+def _sections(fh: Any, path: Path, miner: _Miner) -> Iterator[Section]:
+    """Sections of the pages, read with pypdf, or pdfminer where pypdf cannot parse the file."""
+    reader, failure = _open_pypdf(fh, path)
+    if reader is None:
+        pages = _pdfminer_pages(miner, path, failure)
+    else:
+        pages = ((n, _page_text(page, n, miner)) for n, page in enumerate(reader.pages, 1))
+    empty: list[int] | None = []  # pages without text, held back until some page has text; then None
+    for n, text in pages:
+        if text is None:  # the page failed and was reported already
+            continue
+        if text and empty is not None:
+            for m in empty:
+                _warn_no_text(m)
+            empty = None
+        if text:
+            yield Section(text=text, page=n)
+        elif empty is None:
+            _warn_no_text(n)
+        else:
+            empty.append(n)
+    if empty:  # one summary instead of a warning per page of a scan
+        warnings.warn(LoaderWarning(
+            f"no text layer on any of the {len(empty)} pages (scanned?); OCR is not supported yet, "
+            "so this file adds nothing to the knowledge base"
+        ), stacklevel=2)
+
+
+@contextmanager
+def pdf_library_logs() -> Iterator[list[str]]:
+    """While the block runs, pypdf's and pdfminer's log records go to a list (errors) or nowhere (the rest).
+    Also used by `ingest.titles`, which reads a PDF's title with pypdf."""
+    errors: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno < logging.ERROR or len(errors) >= 100:
+                return
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):  # a library's format string that does not match its arguments
+                message = str(record.msg)
+            if message not in errors:
+                errors.append(message)
+
+    handler, loggers = Collect(), [logging.getLogger(name) for name in ("pypdf", "pdfminer")]
+    saved = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)  # with a handler of its own, the logger no longer falls back to stderr
+        logger.propagate = False  # nor reaches an application's root handler
+    try:
+        yield errors
+    finally:
+        for logger, propagate in zip(loggers, saved):
+            logger.removeHandler(handler)
+            logger.propagate = propagate
 
 
 def _warn_no_text(n: int) -> None:
@@ -106,8 +154,15 @@ def _page_text(page: Any, n: int, miner: _Miner) -> str | None:
     if _damaged_stream(page):
         warnings.warn(LoaderWarning(f"page {n}: a compressed content stream is damaged; "
                                     "the page's text may be incomplete"), stacklevel=2)
+    from pypdf.errors import LimitReachedError
+
     try:
         text = normalise(page.extract_text())
+    except LimitReachedError as exc:
+        # A stream past pypdf's decompression limit (75 MB) is a bomb; pdfminer has no limit, so it is not asked.
+        warnings.warn(LoaderWarning(f"page {n}: skipped, a stream on it inflates past pypdf's limit ({exc})"),
+                      stacklevel=2)
+        return None
     except Exception as exc:  # noqa: BLE001 - includes RecursionError from circular form XObjects
         warnings.warn(LoaderWarning(f"page {n}: pypdf failed ({exc}); trying pdfminer"), stacklevel=2)
         text = None
@@ -144,7 +199,11 @@ def _damaged_stream(page: Any) -> bool:
             filters = stream.get("/Filter")
             names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)]
             if names == ["/FlateDecode"]:
-                zlib.decompress(stream._data)  # noqa: SLF001 - the raw bytes, before pypdf's repairs
+                # The raw bytes, before pypdf's repairs, inflated 1 MiB at a time and only as far as pypdf goes.
+                inflater, data, total = zlib.decompressobj(), stream._data, 0  # noqa: SLF001
+                while data and not inflater.eof and total < _INFLATE_CHECK:
+                    total += len(inflater.decompress(data, 1 << 20))
+                    data = inflater.unconsumed_tail
     except zlib.error:
         return True
     except Exception:  # noqa: BLE001 - anything else is extract_text's business
