@@ -1,7 +1,8 @@
 """Loader abuse (issue 17): the reported oversized files at full size, and a long fuzz, with the default settings.
 
 1. Bombs (`bench.bombs`): a .docx whose document.xml inflates to ~1 GB, an .xlsx of 1,048,576 rows inflating to
-   ~781 MB, the same row count in a sheet small enough to pass the zip bounds, and a 63 MB CSV of 600,000 rows.
+   ~781 MB, the same row count in a sheet small enough to pass the zip bounds, a 63 MB CSV of 600,000 rows, and
+   a PDF whose page stream inflates to ~1 GB.
    Each goes through the real `parse_files` with `Limits.from_settings(Settings())` in a child process: wall time,
    the worker's exact peak RSS, the sampled peak of the whole tree, and the message it ended with.
 2. Fuzz (`bench.fuzz_inputs`): N mutated inputs per format through a pool of capped workers, each with a timeout;
@@ -22,7 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.bombs import csv_rows, docx_bomb, parse_isolated, xlsx_sheet
+from bench.bombs import csv_rows, docx_bomb, parse_isolated, pdf_bomb, xlsx_sheet
 from bench.common import ROOT, RunInfo, table, write_section
 from bench.fuzz_inputs import available_formats, mutate, outcome, random_mutation, seed
 
@@ -43,6 +44,7 @@ def bombs(folder: Path, scale: float) -> list[tuple[str, Path]]:
         (f"xlsx, {rows:,} rows, within the zip bounds",
          xlsx_sheet(folder / "tall.xlsx", rows=rows, cells_per_row=2, text="v")),
         (f"csv, {int(600_000 * scale):,} rows (~63 MB)", csv_rows(folder / "big.csv", rows=int(600_000 * scale))),
+        ("pdf, a page stream inflating to ~1 GB", pdf_bomb(folder / "bomb.pdf", inflated_mb=1024 * scale)),
     ]
 
 
