@@ -59,6 +59,8 @@ bench: $(BENCH_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.llm_backends $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.reliability $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.loader_abuse $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(KB) *.egg-info .pytest_cache

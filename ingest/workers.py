@@ -80,8 +80,9 @@ def parse_file(source: str, spec: ChunkSpec, limits: Limits = DEFAULT_LIMITS) ->
             for section in sections:
                 chars += len(section.text)
                 if chars > limits.max_chars:
-                    warnings.warn(f"cut after {limits.max_chars:,} characters: the rest of the file is not "
-                                  f"indexed (setting max_file_chars)", LoaderWarning)
+                    warnings.warn(f"cut after {limits.max_chars:,} characters (max_file_chars = "
+                                  f"{limits.max_chars:,}): the rest of the file is not indexed; raise "
+                                  f"max_file_chars to read it", LoaderWarning)
                     break
                 if section.page is not None:
                     pages.add(section.page)

@@ -127,10 +127,10 @@ def wait_for_lock(kb: Path, proc: subprocess.Popen, timeout: float = 60) -> None
     raise AssertionError("the first writer never took the lock")
 
 
-def make_world(base: Path) -> dict:
+def make_world(base: Path, n_a: int = 4, n_b: int = 3) -> dict:
     """Two folders of text files, and the KBs and archive the scenarios start from or should end as."""
-    a = make_texts(base / "A", "alpha", 4, ("walrus", "lantern", "harbor"))
-    b = make_texts(base / "B", "beta", 3, ("quartz", "meadow", "signal"))
+    a = make_texts(base / "A", "alpha", n_a, ("walrus", "lantern", "harbor"))
+    b = make_texts(base / "B", "beta", n_b, ("quartz", "meadow", "signal"))
     for name, folders in (("old", ["A"]), ("both", ["A", "B"]), ("other", ["B"])):
         rag("ingest", *(str(base / f) for f in folders), "--kb", str(base / name))
     rag("export", str(base / "other"), str(base / "other.tar.gz"))
