@@ -94,8 +94,7 @@ def parse_file(source: str, spec: ChunkSpec, limits: Limits = DEFAULT_LIMITS) ->
             result.chunks = list(chunk_sections(source, tracked(), size=spec.size, overlap=spec.overlap,
                                                 count=_counter(spec.tokenizer_file)))
         except MemoryError:
-            raise LoaderError(f"ran out of memory: the parse worker may use {limits.memory_mb} MB "
-                              f"(setting worker_memory_mb)") from None
+            raise LoaderError(_out_of_memory(limits)) from None
         finally:
             close = getattr(sections, "close", None)
             if close:
@@ -107,6 +106,10 @@ def parse_file(source: str, spec: ChunkSpec, limits: Limits = DEFAULT_LIMITS) ->
         result.warnings.append("no text found")
     result.seconds = time.monotonic() - started
     return result
+
+
+def _out_of_memory(limits: Limits) -> str:
+    return f"ran out of memory: the parse worker may use {limits.memory_mb} MB (setting worker_memory_mb)"
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -157,9 +160,8 @@ def parse_files(sources: Iterable[str], spec: ChunkSpec, *, workers: int = 0, ti
                 except ProcessExpired as exc:
                     cap = f", perhaps out of its {limits.memory_mb} MB (setting worker_memory_mb)" if limits.memory_mb else ""
                     yield FileFailure(source, f"the parser crashed (exit code {exc.exitcode}{cap})")
-                except MemoryError:
-                    yield FileFailure(source, f"ran out of memory: the parse worker may use {limits.memory_mb} MB "
-                                              f"(setting worker_memory_mb)")
+                except MemoryError:  # outside the chunking: reading the title or opening the file
+                    yield FileFailure(source, _out_of_memory(limits))
                 except LoaderError as exc:
                     yield FileFailure(source, str(exc))
                 except BrokenProcessPool as exc:

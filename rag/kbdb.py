@@ -204,19 +204,20 @@ def insert_document(db: sqlite3.Connection, doc: Document, rows: list[ChunkRow],
     db.execute('INSERT INTO documents(source, kind, sha256, pages, "rows", chunks, added_at, title) '
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (doc.source, doc.kind, doc.sha256, doc.pages, doc.rows, len(rows), doc.added_at, doc.title))
-    db.executemany(f"INSERT INTO chunks({_CHUNK_COLUMNS}, vector, gen) VALUES ({', '.join('?' * 12)})",
-                   [row + (gen,) for row in rows])
-    db.executemany("INSERT INTO keywords(rowid, tokens) VALUES (?, ?)",
-                   [(row[0], text) for row, text in zip(rows, texts)])
+    _insert_chunks(db, rows, texts, gen)
 
 
 def append_chunks(db: sqlite3.Connection, source: str, rows: list[ChunkRow], texts: list[str], gen: int) -> None:
     """Add chunks to a document stored in parts (a large file committed batch by batch)."""
+    _insert_chunks(db, rows, texts, gen)
+    db.execute("UPDATE documents SET chunks = chunks + ? WHERE source = ?", (len(rows), source))
+
+
+def _insert_chunks(db: sqlite3.Connection, rows: list[ChunkRow], texts: list[str], gen: int) -> None:
     db.executemany(f"INSERT INTO chunks({_CHUNK_COLUMNS}, vector, gen) VALUES ({', '.join('?' * 12)})",
                    [row + (gen,) for row in rows])
     db.executemany("INSERT INTO keywords(rowid, tokens) VALUES (?, ?)",
                    [(row[0], text) for row, text in zip(rows, texts)])
-    db.execute("UPDATE documents SET chunks = chunks + ? WHERE source = ?", (len(rows), source))
 
 
 def finish_document(db: sqlite3.Connection, source: str, sha256: str) -> None:

@@ -173,8 +173,7 @@ class Store:
         built.close()
         with self._mutex:
             kbdb.write_config(self.path, config)
-            self._follow_swap()
-            self._sync()
+            self._sync()  # follows the swap first
         kbfiles.collect_garbage(self.path, data_dir)
 
     def close(self) -> None:
