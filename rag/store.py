@@ -3,21 +3,13 @@
 Which files are live, and how a rebuilt or imported KB replaces them in one step, is `rag.kbfiles`.
 
 SQLite (`rag.kbdb`) holds documents, chunks with their vectors, and the FTS5 keyword index; every write
-transaction bumps a `generation` counter. FAISS (`rag.vectors`) is kept in step with that generation, and
-rebuilt from SQLite whenever it cannot be trusted, so a crash at any point loses at most the write in flight.
+transaction bumps a `generation` counter. The FAISS index in memory (`rag.mirror`) is kept in step with that
+generation, and rebuilt from SQLite whenever it cannot be trusted, so a crash at any point loses at most the
+write in flight.
 
 Trade-offs:
-- Another process's writes reach this one by replay: writes stamp new chunks with their generation and
-  tombstone the ids they remove, so `_sync` applies only what changed since the generation our index holds.
-  Before each search that costs one indexed lookup of the generation when nothing changed. A fresh `open`
-  after a crash before `flush` replays from the generation in index.meta.json instead of rebuilding.
-- After a replay the index must hold exactly as many vectors as SQLite has chunks. If not (a damaged file,
-  or a file replaced while we read it, which then holds duplicates) it is rebuilt from SQLite with a warning:
-  about 2 s at 100k chunks of dim 384, against 0.2 s to load a good index.faiss.
 - `flush` writes index.faiss only at the end of a `writer()` block: rewriting 150 MB per document would cost
   more than the embedding. Until then the file lags and readers replay from SQLite.
-- Large KBs get an approximate (IVF) index instead of the flat one (`rag.vectors`); the store rebuilds the
-  index as the other type when `flush` finds it crossed `KBConfig.ann_min_chunks`.
 - One RLock serializes the connection and the index inside a Store: a flat-index search takes milliseconds,
   so finer locking would buy little. `write.lock` serializes writers across processes; readers never take it.
   A writer that waited for the lock first follows any swap that happened meanwhile, so it never writes into
@@ -43,6 +35,7 @@ from rag.errors import ConfigError, EmbeddingMismatch, KBLocked, KBNotFound
 from rag.fts import fts_query
 from rag.kbdb import CONFIG_FILE, DB_FILE, SCHEMA_VERSION, KBConfig
 from rag.lock import Waiting, WriteLock
+from rag.mirror import Mirror
 from rag.types import Document
 
 __all__ = ["SCHEMA_VERSION", "KBConfig", "Store", "fts_query"]
@@ -62,10 +55,13 @@ class Store:
         self.on_wait: Waiting | None = None  # told who holds write.lock while a write waits for it
         self._stamp = kbfiles.stamp(path / CONFIG_FILE)  # the config.json this Store reflects
         self._mutex = threading.RLock()
-        self._index: vectors.Index = vectors.new_index(config.dim)
-        self._gen: int | None = None  # the SQLite generation self._index reflects; None: not loaded yet
+        self._mirror = Mirror(config.dim, config.ann_min_chunks)
         self._writer_thread: int | None = None  # the thread holding write.lock through this Store
         self._names: tuple[int | None, naming.DocumentNames] | None = None  # per generation, built on first use
+
+    @property
+    def _index(self) -> vectors.Index:
+        return self._mirror.index
 
     @property
     def data(self) -> Path:
@@ -109,8 +105,8 @@ class Store:
             config = dataclasses.replace(config, data_dir=".")
             kbfiles.collect_garbage(path, ".")
             store = cls(path, config, kbdb.connect(path / DB_FILE, create=True), lock_timeout=lock_timeout)
-            store._gen = 0
-            vectors.save(path, store._index, 0)
+            store._mirror.gen = 0
+            vectors.save(path, store._mirror.index, 0)
             # config.json last: `exists()` turns true only once everything it announces is in place.
             kbdb.write_config(path, config)
             store._stamp = kbfiles.stamp(path / CONFIG_FILE)
@@ -156,7 +152,7 @@ class Store:
         db = kbdb.connect(self.path / config.data_dir / DB_FILE)
         self._db.close()
         self.config, self._db, self._stamp = config, db, stamp
-        self._index, self._gen, self._names = vectors.new_index(config.dim), None, None
+        self._mirror, self._names = Mirror(config.dim, config.ann_min_chunks), None
         log.info("%s was replaced (rebuilt or imported); reading the new one", self.path)
         return True
 
@@ -280,18 +276,11 @@ class Store:
         """Write index.faiss and its sidecar for the current generation, then drop the tombstones it covers."""
         with self._locked(), self._mutex:
             self._sync()
-            rebuilt = vectors.wants_rebuild(self._index, self.config.ann_min_chunks)
-            if rebuilt:
-                self._index = self._rebuild()
-            meta = vectors.read_meta(self.data)
-            if rebuilt or meta is None or meta.generation != self._gen or not (self.data / vectors.INDEX_FILE).exists():
-                vectors.save(self.data, self._index, self._gen or 0)
-            kbdb.prune_tombstones(self._db, self._gen or 0)
+            self._mirror.flush(self._db, self.data)
 
     def _save_if_stale(self) -> None:
         """After `open` replayed or rebuilt, save the result if no writer is busy, so the next open is quick."""
-        meta = vectors.read_meta(self.data)
-        if meta is not None and meta.generation == self._gen:
+        if self._mirror.saved(self.data):
             return
         try:
             with self._locked(0.0):
@@ -300,63 +289,10 @@ class Store:
             # A busy writer flushes when it is done; a read-only KB is searched from memory as it is.
             log.debug("not saving the vector index now: %s", exc)
 
-    # -- keeping the FAISS index in step with SQLite -----------------------------------------------------
     def _sync(self) -> None:
-        """Bring self._index to SQLite's generation: replay the changes if we can, else load or rebuild."""
+        """Follow a swap of the KB, then bring the index to SQLite's generation."""
         self._follow_swap()
-        if self._gen is not None and kbdb.meta(self._db, "generation") == self._gen:
-            return
-        self._db.execute("BEGIN")  # one snapshot for the generation, the changes and the count
-        try:
-            gen, pruned = kbdb.meta(self._db, "generation"), kbdb.meta(self._db, "pruned")
-            index, base = None, -1
-            if self._gen is not None and pruned <= self._gen < gen:
-                index, base = self._index, self._gen
-            else:
-                index, base = self._load_file(pruned, gen)
-            count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            if index is not None:
-                self._replay(index, base)
-                if index.ntotal != count:
-                    log.warning("the vector index holds %d vectors but %s has %d chunks; rebuilding it",
-                                index.ntotal, DB_FILE, count)
-                    index = None
-            if index is None:
-                index = self._rebuild()
-            self._index, self._gen = index, gen
-        finally:
-            self._db.execute("COMMIT")
-
-    def _rebuild(self) -> vectors.Index:
-        """A new index from every vector in SQLite, of the type its size calls for."""
-        count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        ids, matrix = np.empty(count, np.int64), np.empty((count, self.config.dim), np.float32)
-        n = 0
-        for batch_ids, batch in kbdb.vectors_since(self._db, -1, self.config.dim):
-            ids[n:n + len(batch_ids)], matrix[n:n + len(batch_ids)] = batch_ids, batch
-            n += len(batch_ids)
-        return vectors.build(self.config.dim, ids[:n], matrix[:n], self.config.ann_min_chunks)
-
-    def _load_file(self, pruned: int, gen: int) -> tuple[vectors.Index | None, int]:
-        meta = vectors.read_meta(self.data)
-        if meta is None:
-            log.warning("%s has no readable %s; rebuilding the vector index from %s",
-                        self.data, vectors.META_FILE, DB_FILE)
-            return None, -1
-        if not pruned <= meta.generation <= gen:  # the file is newer than SQLite, or its tombstones are gone
-            log.warning("%s is at generation %d but %s is at %d; rebuilding the vector index",
-                        vectors.INDEX_FILE, meta.generation, DB_FILE, gen)
-            return None, -1
-        index = vectors.load(self.data, meta, self.config.dim)
-        if index is None:
-            log.warning("rebuilding the vector index of %s from %s", self.data, DB_FILE)
-        return index, meta.generation
-
-    def _replay(self, index: vectors.Index, base: int) -> None:
-        # Removals first: a chunk replaced by an identical one is tombstoned and re-inserted under its old id.
-        vectors.remove(index, kbdb.removed_since(self._db, base))
-        for ids, matrix in kbdb.vectors_since(self._db, base, self.config.dim):
-            vectors.add(index, ids, matrix)
+        self._mirror.sync(self._db, self.data)
 
     # -- reading ----------------------------------------------------------------------------------------
     def document_hash(self, source: str) -> str | None:
@@ -374,9 +310,9 @@ class Store:
     def named_documents(self, query_tokens: list[str]) -> set[str]:
         """Sources of the documents the query names (`rag.naming`)."""
         with self._mutex:
-            total = self.chunk_count()  # syncs, so self._gen is SQLite's current generation
-            if self._names is None or self._names[0] != self._gen:
-                self._names = (self._gen, naming.DocumentNames(kbdb.titles(self._db)))
+            total = self.chunk_count()  # syncs, so the mirror's generation is SQLite's current one
+            if self._names is None or self._names[0] != self._mirror.gen:
+                self._names = (self._mirror.gen, naming.DocumentNames(kbdb.titles(self._db)))
             names = self._names[1]
             tokens = names.candidates(query_tokens)
             if not tokens:
@@ -404,7 +340,7 @@ class Store:
     def chunk_count(self) -> int:
         with self._mutex:
             self._sync()
-            return int(self._index.ntotal)
+            return int(self._mirror.index.ntotal)
 
     def dense_search(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
         query = np.asarray(query_vec, dtype=np.float32).reshape(-1)
@@ -412,7 +348,7 @@ class Store:
             raise ValueError(f"query vector has dim {query.shape[0]}, the KB has dim {self.config.dim}")
         with self._mutex:
             self._sync()
-            return vectors.search(self._index, query, k)
+            return vectors.search(self._mirror.index, query, k)
 
     def starts_compound(self, token: str) -> bool:
         with self._mutex:
