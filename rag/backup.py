@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import sqlite3
 import tarfile
@@ -29,8 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rag import kbdb, kbfiles
-from rag.atomic import atomic_write, atomic_write_bytes
+from rag.atomic import atomic_write, fsync_dir
 from rag.errors import ConfigError, KBNotFound, RagError
+from rag.indexer import file_sha256
 from rag.kbdb import CONFIG_FILE, DB_FILE
 from rag.lock import Waiting, WriteLock
 from rag.store import LOCK_FILE, Store
@@ -39,7 +41,6 @@ FORMAT = "rag-kb-export"
 VERSION = 1
 MANIFEST = "manifest.json"
 UPLOADS = "uploads"
-_BLOCK = 1 << 20
 
 
 class BadArchive(RagError):
@@ -74,7 +75,7 @@ def export_kb(kb: Path, archive: Path) -> Manifest:
         finally:
             target.close()
             source.close()
-        config_bytes = json.dumps({**asdict(config), "data_dir": "."}, indent=2, ensure_ascii=False).encode()
+        config_bytes = kbdb.config_text(replace_field(config, data_dir=".")).encode()
         members: list[tuple[str, Path | bytes]] = [(CONFIG_FILE, config_bytes), (DB_FILE, snapshot)]
         uploads = kb / UPLOADS
         if uploads.is_dir():
@@ -130,7 +131,8 @@ def import_kb(archive: Path, kb: Path, *, replace: bool = False, lock_timeout: f
     for name in manifest.files:  # after the commit: uploads/ is not part of the data directory
         if name.startswith(f"{UPLOADS}/"):
             (kb / UPLOADS).mkdir(exist_ok=True)
-            atomic_write_bytes(kb / UPLOADS / Path(name).name, (data / name).read_bytes())
+            os.replace(data / name, kb / UPLOADS / Path(name).name)  # extracted and checked already
+            fsync_dir(kb / UPLOADS)
     return manifest
 
 
@@ -199,10 +201,4 @@ def _size(content: Path | bytes) -> int:
 
 
 def _sha256(content: Path | bytes) -> str:
-    if isinstance(content, bytes):
-        return hashlib.sha256(content).hexdigest()
-    digest = hashlib.sha256()
-    with open(content, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else file_sha256(content)

@@ -93,7 +93,12 @@ def read_config(path: Path) -> KBConfig:
 
 
 def write_config(path: Path, config: KBConfig) -> None:
-    atomic_write_text(path / CONFIG_FILE, json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path / CONFIG_FILE, config_text(config))
+
+
+def config_text(config: KBConfig) -> str:
+    """config.json's content."""
+    return json.dumps(asdict(config), indent=2, ensure_ascii=False) + "\n"
 
 
 def connect(db: Path, *, create: bool = False) -> sqlite3.Connection:
