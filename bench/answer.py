@@ -83,7 +83,7 @@ def main() -> None:
 
     from rag.api import KnowledgeBase
     from rag.evaluate import load_questions
-    from rag.llm.llama import extra_buffer_types
+    from rag.models.llm.llama import extra_buffer_types
     from rag.settings import Settings
 
     settings = Settings.load(kb=str(args.work / "answer-kb"))

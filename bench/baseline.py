@@ -83,6 +83,6 @@ def embeddings(model_path: str, batch_size: int = 32):
 
 
 def e5_path(settings) -> str:
-    from rag.models import resolve_embedding_model
+    from rag.models.bundled import resolve_embedding_model
 
     return str(resolve_embedding_model(settings.embedding_model, Path(settings.cache_dir)))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import kbdb
-from rag.indexer import embed_text
+from rag.store import kbdb
+from rag.store.indexer import embed_text
 
 
 def _key(model: str, text: str) -> bytes:
@@ -62,7 +62,7 @@ class EmbeddingCache:
 
 
 def export_project_vectors(kb_dir: Path, cache: Path, model_path: str) -> None:
-    """The vectors a project KB holds, keyed by the text its embedder saw (`rag.indexer.embed_text`)."""
+    """The vectors a project KB holds, keyed by the text its embedder saw (`rag.store.indexer.embed_text`)."""
     db = sqlite3.connect(kb_dir / "kb.sqlite")
     ids = [cid for (cid,) in db.execute("SELECT id FROM chunks")]
     chunks, vectors, titles = kbdb.load_chunks(db, ids), kbdb.known_vectors(db, ids), dict(kbdb.titles(db))

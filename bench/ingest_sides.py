@@ -27,10 +27,10 @@ from bench.common import Clock
 
 class Project:
     def __init__(self, work: Path, every: int) -> None:
-        from rag import indexer
+        from rag.store import indexer
         from rag.api import KnowledgeBase
         from rag.settings import Settings
-        from rag.store import Store
+        from rag.store.store import Store
 
         self.kb_dir = work / "kb-project"
         shutil.rmtree(self.kb_dir, ignore_errors=True)

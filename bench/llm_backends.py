@@ -1,12 +1,12 @@
 """The LLM on this machine: its CPU paths, and the in-process backend against the server backend.
 
-1. CPU paths. `rag.llm.probe` runs the bundled GGUF in child processes with llama.cpp's repacked weight
+1. CPU paths. `rag.models.llm.probe` runs the bundled GGUF in child processes with llama.cpp's repacked weight
    layouts on and off (what the health check chooses between), and with each `--python` given (another
    llama-cpp-python build, such as one compiled with GGML_NATIVE=OFF by `make llama-portable`). Each path
    runs `--repeats` times, in turns; the median prompt and decode speeds count.
 2. Backends. One KB (data/samples), the same answerable dev questions, the same GGUF, greedy decoding
    (temperature 0) and re-ranking off on both sides, so both see the same passages. The server is
-   `python -m rag.llm.serve` (llama-cpp-python's OpenAI server, with the same n_ctx and threads, and
+   `python -m rag.models.llm.serve` (llama-cpp-python's OpenAI server, with the same n_ctx and threads, and
    logits_all off, as in-process generation runs). Each question is asked on both sides in ABBA order,
    after both have answered a warm-up question, so both KV caches hold the same shared prefix.
    Time to first token is from `stream_ask` to the first piece, minus retrieval (which runs in this process
@@ -37,7 +37,7 @@ def probe_paths(model: Path, pythons: list[str], repeats: int) -> list[dict]:
     for _ in range(repeats):
         for py, layout in paths:
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            done = subprocess.run([py, "-m", "rag.llm.probe", str(model), "--repack", layout], env=env,
+            done = subprocess.run([py, "-m", "rag.models.llm.probe", str(model), "--repack", layout], env=env,
                                   capture_output=True, text=True)
             if done.returncode:
                 runs[(py, layout)].append({"error": f"exit {done.returncode}: {done.stderr.strip()[-200:]}"})
@@ -65,8 +65,8 @@ def echo_scoring(model: Path, repack: bool) -> dict:
     import numpy as np
     from llama_cpp import Llama
 
-    from rag.llm.llama import extra_buffer_types
-    from rag.llm.scoring import CALIBRATION
+    from rag.models.llm.llama import extra_buffer_types
+    from rag.models.llm.scoring import CALIBRATION
 
     with extra_buffer_types(repack):
         llama = Llama(model_path=str(model), n_ctx=512, logits_all=True, verbose=False)
@@ -93,7 +93,7 @@ def free_port() -> int:
 
 
 def start_server(port: int, n_ctx: int, threads: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "rag.llm.serve", "--host", "127.0.0.1", "--port", str(port), "--n_ctx",
+    command = [sys.executable, "-m", "rag.models.llm.serve", "--host", "127.0.0.1", "--port", str(port), "--n_ctx",
                str(n_ctx), "--n_threads", str(threads), "--n_threads_batch", str(threads), "--logits_all", "false"]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 600
@@ -162,7 +162,7 @@ def main() -> None:
 
     from rag.api import KnowledgeBase
     from rag.evaluate import load_questions
-    from rag.models import resolve_llm_model
+    from rag.models.bundled import resolve_llm_model
     from rag.settings import Settings
 
     settings = Settings.load(kb=str(args.work / "answer-kb"), temperature=0.0, rerank_depth=0)
@@ -171,7 +171,7 @@ def main() -> None:
     model = resolve_llm_model(settings.llm_model, Path(settings.cache_dir))
 
     paths = probe_paths(model, [sys.executable, *args.python], args.repeats)
-    from rag.llm import make_backend
+    from rag.models.llm import make_backend
 
     echo = echo_scoring(model, make_backend(settings).runtime().trial.repack)
     questions = [q.question for q in load_questions(ROOT / "data" / "eval" / "dev.jsonl") if q.answerable]
@@ -191,14 +191,14 @@ def main() -> None:
                           p["build"].replace("|", "/")[:90]])
     markdown = "\n\n".join([
         "## 6. The LLM's CPU paths and backends",
-        f"Model {model.name}. **CPU paths**: `rag.llm.probe` in a child process (a 140-token prompt read twice, "
+        f"Model {model.name}. **CPU paths**: `rag.models.llm.probe` in a child process (a 140-token prompt read twice, "
         f"the faster read counts; 24 decoded tokens), {args.repeats} runs a path in turns, medians. "
         "\"repacked on\" is llama.cpp's default (its extra buffer types: AMX, AVX2/AVX-512 repack); the health "
         "check keeps it unless the other layout is faster by 10 %, or it crashes.",
         table(["llama-cpp-python build", "repacked weights", "prompt tokens/s", "decode tokens/s", "load, s",
                "build flags"], path_rows),
         f"**Backends**: {len(rows)} answerable dev questions over data/samples, greedy decoding, re-ranking off "
-        "on both sides; the server is `python -m rag.llm.serve` (llama-cpp-python's OpenAI server, logits_all "
+        "on both sides; the server is `python -m rag.models.llm.serve` (llama-cpp-python's OpenAI server, logits_all "
         f"off) on 127.0.0.1; its token counts come from {counting}. Time to first token excludes retrieval, "
         "which runs in this process for both. Goal: the same answers, and the server within 10 % of "
         "in-process.",

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.common import table, write_section
-from tests.rag import durability as d
+from tests.rag.store import durability as d
 
 RELIABILITY_MD = Path(__file__).resolve().parents[1] / "RELIABILITY.md"
 

@@ -57,9 +57,9 @@ def make_queries(store, n: int, count: int) -> list[tuple[np.ndarray, str]]:
 
 def run_size(n: int, work: Path, queries: int, ann: bool) -> dict:
     from bench.search_ann import ann_compare, hybrid_with_exact
-    from rag import vectors
-    from rag.retriever import Retriever
-    from rag.store import Store
+    from rag.store import vectors
+    from rag.retrieve.retriever import Retriever
+    from rag.store.store import Store
 
     kb = work / f"search-{n}"
     out = build(kb, n, Synth(seed=n))

@@ -28,7 +28,7 @@ def _timed(search, queries: np.ndarray) -> tuple[float, float]:
 
 
 def stored_vectors(store) -> tuple[np.ndarray, np.ndarray]:
-    from rag import kbdb
+    from rag.store import kbdb
 
     parts = list(kbdb.vectors_since(store._db, -1, DIM))  # the benchmark reads the store's own SQLite
     return np.concatenate([i for i, _ in parts]), np.concatenate([m for _, m in parts])
@@ -45,10 +45,10 @@ def exact_index(ids: np.ndarray, xb: np.ndarray):
 def ann_compare(store, queries: np.ndarray, n: int) -> list[dict]:
     import faiss
 
-    from rag import vectors
+    from rag.store import vectors
 
     ids, xb = stored_vectors(store)
-    faiss.omp_set_num_threads(1)  # as `rag.vectors.search` does: one query, one thread
+    faiss.omp_set_num_threads(1)  # as `rag.store.vectors.search` does: one query, one thread
     t = time.perf_counter()
     flat = exact_index(ids, xb)
     flat_build = time.perf_counter() - t

@@ -69,7 +69,7 @@ class FixedEmbedder:
 
 def build(kb: Path, n: int, synth: Synth) -> dict:
     from ingest.types import Chunk
-    from rag.store import SCHEMA_VERSION, KBConfig, Store
+    from rag.store.store import SCHEMA_VERSION, KBConfig, Store
     from rag.types import Document
 
     shutil.rmtree(kb, ignore_errors=True)

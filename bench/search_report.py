@@ -15,8 +15,8 @@ def report(results: dict[int, dict], q_ms: tuple[float, float] | None, skipped: 
            quick: bool, queries: int) -> str:
     lines = ["*Smoke run (`--quick`): numbers are indicative only.*\n"] if quick else []
     lines += [(f"Hybrid = dense (FAISS) + keyword (SQLite FTS5 BM25), 50 candidates each, fused by weighted RRF, "
-               f"top 5 with their texts and cosines, through `rag.retriever.Retriever` on a KB built by "
-               f"`rag.store.Store`. {queries} queries per size after 10 warm-up queries, one thread per query "
+               f"top 5 with their texts and cosines, through `rag.retrieve.retriever.Retriever` on a KB built by "
+               f"`rag.store.store.Store`. {queries} queries per size after 10 warm-up queries, one thread per query "
                "as the project searches. The baseline is the goal: p50 ≤ 50 ms at 100k and ≤ 150 ms at 1M."), "",
               table(["chunks", "vector index", "hybrid p50 / p95, ms", "goal p50, ms", "goal / p50",
                      "dense only p50 / p95", "keyword only p50 / p95", "build, s", "open, s", "disk, MB",

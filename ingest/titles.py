@@ -1,13 +1,13 @@
 """A document's own title, when it states one: the name users call it by ("按手册…", "the RAG guide says…").
 
-Retrieval uses it to notice a question that names a document (`rag.naming`). Best effort by design: a file
+Retrieval uses it to notice a question that names a document (`rag.retrieve.naming`). Best effort by design: a file
 whose title cannot be read simply has none, and never fails its ingest over it. Where the title comes from:
 - .docx/.xlsx/.xlsm: the `dc:title` of docProps/core.xml (File > Properties > Title), read straight from the
   zip, so the document body is not parsed a second time;
 - .pdf: the /Title of the document information dictionary;
 - .md: a `title:` line in front matter, else the first `# ` heading;
 - .txt: the first non-empty line, when it is short enough to be a title.
-CSV and legacy .xls have no title. The file name is used alongside by `rag.naming`, so it is not repeated here.
+CSV and legacy .xls have no title. The file name is used alongside by `rag.retrieve.naming`, so it is not repeated here.
 """
 
 from __future__ import annotations

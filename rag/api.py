@@ -17,17 +17,17 @@ from pathlib import Path
 
 from ingest.limits import Limits
 from ingest.workers import ChunkSpec
-from rag.citations import attribute, is_refusal
-from rag.coverage import unknown_names
-from rag import kbfiles
+from rag.answer.citations import attribute, is_refusal
+from rag.answer.gate import unknown_names
+from rag.store import layout
 from rag.errors import KBNotFound, RagError
-from rag.indexer import Indexer, Progress
-from rag.lock import Waiting
-from rag.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
-from rag.rerank import rerank
-from rag.retriever import Retriever, relevant
+from rag.store.indexer import Indexer, Progress
+from rag.store.lock import Waiting
+from rag.answer.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
+from rag.retrieve.rerank import rerank
+from rag.retrieve.retriever import Retriever, relevant
 from rag.settings import Settings
-from rag.store import SCHEMA_VERSION, KBConfig, Store
+from rag.store.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport, LLMStatus
 
 _COMPOUND = re.compile(r"[-_.]")
@@ -111,8 +111,8 @@ class KnowledgeBase:
 
     def _load_embedder(self):
         if self._embedder is None:
-            from rag.embedder import SentenceTransformerEmbedder
-            from rag.models import embedding_model_id, resolve_embedding_model
+            from rag.models.embedder import SentenceTransformerEmbedder
+            from rag.models.bundled import embedding_model_id, resolve_embedding_model
 
             name = resolve_embedding_model(self.settings.embedding_model, Path(self.settings.cache_dir))
             self._embedder = SentenceTransformerEmbedder(name, batch_size=self.settings.embed_batch_size,
@@ -126,7 +126,7 @@ class KnowledgeBase:
 
     def _load_generator(self):
         if self._generator is None:
-            from rag.llm import make_backend
+            from rag.models.llm import make_backend
 
             self._generator = make_backend(self.settings)
         return self._generator
@@ -228,7 +228,7 @@ class KnowledgeBase:
                              f"`rag ingest PATH --kb {self.path}`")
         with store.writer(doing="rebuilding the knowledge base"):
             documents = store.documents()
-            built = Store.create(kbfiles.new_data_dir(self.path), self._new_config())
+            built = Store.create(layout.new_data_dir(self.path), self._new_config())
             try:
                 indexer = self._indexer(built)
                 present = [d.source for d in documents if Path(d.source).is_file()]

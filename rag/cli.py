@@ -266,13 +266,13 @@ def setup(llm):
 
     Example: rag setup
     """
-    from rag.models import resolve_embedding_model
+    from rag.models.bundled import resolve_embedding_model
 
     settings = Settings.load()
     click.echo(f"embedding model: {resolve_embedding_model(settings.embedding_model, Path(settings.cache_dir))}")
     if not llm or settings.llm_backend != "llama_cpp":
         return
-    from rag.llm import health, make_backend
+    from rag.models.llm import health, make_backend
 
     generator = make_backend(settings)
     click.echo(f"LLM: {generator.model_path}")

@@ -1,4 +1,4 @@
-"""`rag export` and `rag import`: the commands over `rag.backup`, registered on the `rag` group by rag.cli."""
+"""`rag export` and `rag import`: the commands over `rag.store.backup`, registered on the `rag` group by rag.cli."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def export_kb(kb, file):
 
     Example: rag export data/index backup.tar.gz
     """
-    from rag.backup import export_kb as export
+    from rag.store.backup import export_kb as export
 
     manifest = export(Path(kb), Path(file))
     click.echo(f"exported {manifest.documents} documents, {manifest.chunks} chunks to {file}")
@@ -35,7 +35,7 @@ def import_kb(file, kb, replace):
 
     Example: rag import backup.tar.gz data/index --replace
     """
-    from rag.backup import import_kb as restore
+    from rag.store.backup import import_kb as restore
 
     settings = Settings.load(kb=kb)
     manifest = restore(Path(file), Path(kb), replace=replace, lock_timeout=settings.lock_timeout,

@@ -1,7 +1,7 @@
 """`rag doctor`: what this machine has, and whether each part can work here, one verdict a part.
 
 Each part is tried for real: the embedding model embeds a sentence, the in-process LLM runs in child
-processes (`rag.llm.health`, afresh), a server is asked for its models, its tokenizer and a score. Nothing
+processes (`rag.models.llm.health`, afresh), a server is asked for its models, its tokenizer and a score. Nothing
 heavy runs in this process before the child has shown that it survives it.
 """
 
@@ -27,7 +27,7 @@ class Part:
 
 def examine(settings: Settings, *, kb: str | None = None) -> Iterator[Part]:
     """The parts in order; each is yielded as soon as it has been tried, so the slow ones show progress."""
-    from rag.llm.health import cpu_description
+    from rag.models.llm.health import cpu_description
 
     cpu, flags = cpu_description()
     yield Part("CPU", OK, cpu, [f"features: {' '.join(flags) or 'none of note'}"])
@@ -37,8 +37,8 @@ def examine(settings: Settings, *, kb: str | None = None) -> Iterator[Part]:
 
 
 def _embedding(settings: Settings) -> Part:
-    from rag.embedder import SentenceTransformerEmbedder
-    from rag.models import embedding_model_id, resolve_embedding_model
+    from rag.models.embedder import SentenceTransformerEmbedder
+    from rag.models.bundled import embedding_model_id, resolve_embedding_model
 
     path = None
     try:
@@ -54,7 +54,7 @@ def _embedding(settings: Settings) -> Part:
 
 def _llm_in_process(settings: Settings) -> Part:
     from rag.api import KnowledgeBase
-    from rag.llm import health
+    from rag.models.llm import health
 
     name = "LLM (llama_cpp, in this process)"
     with KnowledgeBase(settings.kb, settings) as kb:
@@ -95,7 +95,7 @@ def _llm_server(settings: Settings) -> Part:
 
 def _knowledge_base(settings: Settings, kb: str | None) -> Part:
     from rag.api import KnowledgeBase
-    from rag.store import Store
+    from rag.store.store import Store
 
     path = Path(kb or settings.kb).expanduser()
     if not Store.exists(path):

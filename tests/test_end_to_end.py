@@ -64,7 +64,7 @@ def test_the_same_question_gets_the_same_answer_even_when_sampling_hot(kb):
 
 
 def test_the_llm_finds_a_question_likelier_after_the_passage_that_answers_it(kb):
-    from rag.rerank import question_prompt
+    from rag.retrieve.rerank import question_prompt
     from rag.types import Hit
 
     def hit(text):

@@ -39,7 +39,8 @@ if "--multiprocessing-fork" not in sys.argv and (os.environ.get("RAG_TEST_KILL_A
     atexit.register(_report)
 
     def _install() -> None:
-        from rag import api, kbdb, kbfiles
+        from rag import api
+        from rag.store import kbdb, layout
 
         enter, exit_ = kbdb._Transaction.__enter__, kbdb._Transaction.__exit__
 
@@ -64,15 +65,15 @@ if "--multiprocessing-fork" not in sys.argv and (os.environ.get("RAG_TEST_KILL_A
             replace(src, dst, *args, **kwargs)
             _step()
 
-        os.replace = replacing  # in this process the replaces that matter are rag.atomic's
-        collect = kbfiles.collect_garbage
+        os.replace = replacing  # in this process the replaces that matter are rag.store.atomic's
+        collect = layout.collect_garbage
 
         def collecting(kb, data_dir):
-            if any(p.name.startswith(kbfiles.DATA_PREFIX) for p in kb.iterdir()):
+            if any(p.name.startswith(layout.DATA_PREFIX) for p in kb.iterdir()):
                 _step()
             return collect(kb, data_dir)
 
-        kbfiles.collect_garbage = collecting
+        layout.collect_garbage = collecting
 
         if os.environ.get("RAG_TEST_FAKE_EMBEDDER"):
             from tests.conftest import FakeEmbedder

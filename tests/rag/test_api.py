@@ -186,8 +186,8 @@ def test_threads_starting_together_load_one_embedder(corpus, settings, fake_embe
     import threading
     import time
 
-    import rag.embedder
-    import rag.models
+    import rag.models.embedder
+    import rag.models.bundled
 
     built = []
 
@@ -196,8 +196,8 @@ def test_threads_starting_together_load_one_embedder(corpus, settings, fake_embe
         built.append(name)
         return fake_embedder
 
-    monkeypatch.setattr(rag.embedder, "SentenceTransformerEmbedder", slow_embedder)
-    monkeypatch.setattr(rag.models, "resolve_embedding_model", lambda name, cache: name)
+    monkeypatch.setattr(rag.models.embedder, "SentenceTransformerEmbedder", slow_embedder)
+    monkeypatch.setattr(rag.models.bundled, "resolve_embedding_model", lambda name, cache: name)
     kb = KnowledgeBase(settings.kb, settings)
     threads = [threading.Thread(target=lambda: kb.embedder) for _ in range(4)]
     for t in threads:

@@ -1,0 +1,56 @@
+"""The LLM, behind two narrow interfaces, with two backends.
+
+- `Generator.stream(messages, **sampling) -> Iterator[str]` writes an answer; `count_tokens` fits the prompt.
+- `Scorer.log_likelihood(messages, reply, lead=...)` scores a reply, which re-ranking uses.
+
+`LlamaGenerator` (`llama.py`) runs a GGUF in this process with llama-cpp-python, after `health` has run it in
+a child process on this CPU. `ServerGenerator` (`server.py`) asks an OpenAI-compatible server. Both load or
+connect on first use, never in the constructor, and both say why when they cannot score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+    from rag.types import LLMStatus
+
+Message = dict[str, str]  # the chat-completion wire format: {"role": ..., "content": ...}
+
+
+class Generator(Protocol):
+    name: str
+
+    def stream(self, messages: list[Message], *, temperature: float = 0.1, top_p: float = 0.9,
+               max_tokens: int = 512, seed: int | None = None) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+class Scorer(Protocol):
+    def log_likelihood(self, messages: list[Message], reply: str, *, lead: str = "") -> float | None: ...
+
+
+class Backend(Generator, Scorer, Protocol):
+    """What the facade holds: a generator that can also score, and say how it runs."""
+
+    def status(self, *, check: bool = False) -> "LLMStatus": ...
+
+
+def make_backend(settings: "Settings", *, progress: bool = True) -> Backend:
+    """The backend the settings name. The bundled GGUF is joined and verified here, on first use."""
+    if settings.llm_backend == "openai":
+        from rag.models.llm.server import ServerGenerator
+
+        return ServerGenerator(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key,
+                               timeout=settings.llm_timeout, retries=settings.llm_retries,
+                               cache_dir=Path(settings.cache_dir))
+    from rag.models.llm.llama import LlamaGenerator
+    from rag.models.bundled import resolve_llm_model
+
+    path = resolve_llm_model(settings.llm_model, Path(settings.cache_dir), progress=progress)
+    return LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, repack=settings.llm_repack,
+                          gpu_layers=settings.n_gpu_layers, cache_dir=Path(settings.cache_dir))
