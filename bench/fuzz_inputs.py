@@ -96,8 +96,8 @@ def seed(suffix: str) -> bytes:
 def outcome(path: Path, limits) -> str:
     """"chunks", "warning" or "loader_error" for one file through the real parse worker function; any other
     exception propagates: that is what the fuzz looks for."""
+    from ingest.errors import LoaderError
     from ingest.workers import ChunkSpec, parse_file
-    from rag.errors import LoaderError
 
     try:
         result = parse_file(str(path), ChunkSpec(size=128, overlap=16), limits)

@@ -9,12 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.errors import LoaderError
-
-
-class FileTooLarge(LoaderError):
-    """The file is over a bound that reading part of it cannot respect (a zip member that inflates too far)."""
-
 
 @dataclass(frozen=True)
 class Limits:

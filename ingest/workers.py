@@ -25,11 +25,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from ingest.chunking import TokenCounter, chunk_sections, estimate_tokens
+from ingest.errors import LoaderError, LoaderWarning
 from ingest.limits import DEFAULT_LIMITS, Limits
-from ingest.loaders import LoaderWarning, kind_of, load
+from ingest.loaders import kind_of, load
 from ingest.titles import document_title
 from ingest.types import LoadResult
-from rag.errors import LoaderError
 
 # The usual reason every worker dies at once: spawned workers re-import the caller's script, and a script
 # without a main guard then starts an ingest inside each worker, which multiprocessing forbids.

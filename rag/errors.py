@@ -1,8 +1,14 @@
 """One small exception tree. Every message says what the user can do about it."""
 
+# The root and the loaders' errors live in ingest, below rag in the import graph; re-exported so that
+# `from rag.errors import LoaderError` names the very same class.
+from ingest.errors import FileTooLarge, LoaderError, LoaderWarning, PasswordRequired, RagError, UnsupportedFormat
 
-class RagError(Exception):
-    """Base class: the CLI and the UI show `str(error)` to the user, never a traceback."""
+__all__ = [
+    "ConfigError", "EmbeddingMismatch", "FileTooLarge", "KBLocked", "KBNotFound", "LLMCannotRun", "LLMFailed",
+    "LoaderError", "LoaderWarning", "ModelNotAvailable", "PasswordRequired", "PromptTooLong", "RagError",
+    "ServerError", "UnsupportedFormat",
+]
 
 
 class ConfigError(RagError):
@@ -32,18 +38,6 @@ class KBLocked(RagError):
 
 class EmbeddingMismatch(RagError):
     """The knowledge base was built with another embedding model."""
-
-
-class LoaderError(RagError):
-    """A file could not be read. Ingest reports it by name and goes on with the rest."""
-
-
-class UnsupportedFormat(LoaderError):
-    """No loader handles this file type."""
-
-
-class PasswordRequired(LoaderError):
-    """An encrypted PDF needs a password that we do not have."""
 
 
 class PromptTooLong(RagError):

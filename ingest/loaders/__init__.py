@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ingest.errors import UnsupportedFormat
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section
-from rag.errors import UnsupportedFormat
-
-
-class LoaderWarning(UserWarning):
-    """A recoverable problem with one file; its message is shown in the ingest report."""
 
 
 Loader = Callable[[Path, Limits], Iterator[Section]]

@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.limits import FileTooLarge, Limits
-from rag.errors import LoaderError
+from ingest.errors import FileTooLarge, LoaderError
+from ingest.limits import Limits
 
 RATIO_FLOOR = 1 << 20  # parts smaller than this inflated are not ratio-checked
 MB = 1 << 20

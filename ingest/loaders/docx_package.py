@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from ingest.errors import LoaderError, LoaderWarning
 from ingest.limits import Limits
-from ingest.loaders import LoaderWarning
 from ingest.loaders.archive import open_package, read_part
-from rag.errors import LoaderError
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 BODY, VAL = W + "body", W + "val"

@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from rag.errors import LoaderError
+from ingest.errors import LoaderError
 
 SAMPLE_BYTES = 64 * 1024
 _SCAN_BLOCK = 1024 * 1024

@@ -27,11 +27,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ingest.loaders import LoaderWarning
+from ingest.errors import LoaderError, LoaderWarning, PasswordRequired
 from ingest.loaders.pdftext import garble_score, normalise
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section
-from rag.errors import LoaderError, PasswordRequired
 
 GARBLED = 0.05  # share of suspicious characters above which pypdf's page text is re-read with pdfminer
 UNREADABLE = 0.3  # above this the kept text is probably useless, and the user should know

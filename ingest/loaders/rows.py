@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from ingest.limits import Limits
-from ingest.loaders import LoaderWarning
+from ingest.errors import LoaderWarning
 from ingest.types import CELL_SEPARATOR, Section
 
 HEADER_LOOKAHEAD = 10  # non-empty rows searched for the header

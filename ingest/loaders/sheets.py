@@ -29,13 +29,12 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ingest.errors import LoaderError, LoaderWarning
 from ingest.limits import DEFAULT_LIMITS, Limits
-from ingest.loaders import LoaderWarning
 from ingest.loaders.archive import READ_ERRORS, open_package
 from ingest.loaders.encoding import open_text, sniff_delimiter
 from ingest.loaders.rows import Merge, Row, bounded, cell_text, fill_merges, sheet_sections, warn_if_empty
 from ingest.types import Section
-from rag.errors import LoaderError
 
 __all__ = ["cell_text", "load_csv", "load_xls", "load_xlsx"]
 

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ingest.loaders import LoaderWarning
+from ingest.errors import LoaderWarning
 from ingest.loaders.encoding import open_text
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.errors import LoaderError
 from ingest.loaders.docx import load_docx
-from rag.errors import LoaderError
 from tests.conftest import corpus_file, load_with_warnings
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"

@@ -15,11 +15,11 @@ import pytest
 
 from bench.bombs import csv_rows, docx_bomb
 from bench.fuzz_inputs import XLS_SEED, seed
-from ingest.limits import FileTooLarge, Limits
-from ingest.loaders import LoaderWarning, load
+from ingest.errors import FileTooLarge, LoaderError, LoaderWarning
+from ingest.limits import Limits
+from ingest.loaders import load
 from ingest.loaders.archive import check_parts
 from ingest.loaders.rows import Merge, fill_merges
-from rag.errors import LoaderError
 
 
 def run(path: Path, limits: Limits) -> tuple[list, list[str]]:

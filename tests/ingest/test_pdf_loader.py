@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.errors import LoaderError, PasswordRequired
 from ingest.loaders.pdf import load_pdf
 from ingest.loaders.pdftext import garble_score, normalise
-from rag.errors import LoaderError, PasswordRequired
 from tests.conftest import corpus_file, load_with_warnings
 
 ZH_LINE = "第一章 总则：本合同自双方签字之日起生效。"

@@ -13,9 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from ingest.errors import LoaderError
 from ingest.loaders.sheets import cell_text, load_csv, load_xls, load_xlsx
 from ingest.types import Section
-from rag.errors import LoaderError
 from tests.conftest import corpus_file, load_with_warnings
 
 corpus = corpus_file

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.errors import LoaderError
 from ingest.loaders.encoding import SAMPLE_BYTES, detect_encoding, read_text, sample_of, sniff_delimiter
 from ingest.loaders.text import PARAGRAPH_GROUP_CHARS, load_markdown, load_text
-from rag.errors import LoaderError
 from tests.conftest import corpus_file, load_with_warnings
 
 corpus = corpus_file
