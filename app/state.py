@@ -21,10 +21,10 @@ import streamlit as st
 
 from rag.api import KnowledgeBase
 from rag.settings import Settings
+from rag.store import layout
 
 DATA_DIR = Path("data")  # relative to the working directory, like the default KB `data/index`
 KBS_DIR = DATA_DIR / "kbs"  # knowledge bases created from the UI
-CONFIG_FILE = "config.json"  # what marks a directory as a knowledge base
 
 
 def load_settings() -> Settings:
@@ -63,7 +63,7 @@ def known_kbs(default: str) -> list[str]:
     """The default KB, every directory under data/ holding a config.json, and every directory in data/kbs/."""
     found = [str(Path(default))]
     if DATA_DIR.is_dir():
-        found += [str(d) for d in sorted(DATA_DIR.iterdir()) if (d / CONFIG_FILE).is_file()]
+        found += [str(d) for d in sorted(DATA_DIR.iterdir()) if layout.has_config(d)]
     if KBS_DIR.is_dir():
         found += [str(d) for d in sorted(KBS_DIR.iterdir()) if d.is_dir() and not d.name.startswith(".")]
     unique: dict[Path, str] = {}  # `data/index` and its absolute path are one KB; the first spelling is shown

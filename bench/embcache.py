@@ -63,7 +63,7 @@ class EmbeddingCache:
 
 def export_project_vectors(kb_dir: Path, cache: Path, model_path: str) -> None:
     """The vectors a project KB holds, keyed by the text its embedder saw (`rag.store.indexer.embed_text`)."""
-    db = sqlite3.connect(kb_dir / "kb.sqlite")
+    db = sqlite3.connect(kb_dir / kbdb.DB_FILE)
     ids = [cid for (cid,) in db.execute("SELECT id FROM chunks")]
     chunks, vectors, titles = kbdb.load_chunks(db, ids), kbdb.known_vectors(db, ids), dict(kbdb.titles(db))
     db.close()

@@ -9,24 +9,29 @@ its file name) and is rare in the KB's text: in at most `RARE_SHARE` of the chun
 topic words ("RAG" in "RAG 实践指南", "模型" in "大语言模型实用手册") are common in the text and do not name
 anything; "手册", "术语表", "guide", "glossary" are rare there. When several documents are named, the ones
 whose matching words are rarest (summed IDF) win, so "the LLM handbook" names the handbook and not the
-"LLM 术语表". Recall@1 of the top chunk, RRF alone → with naming (share 0.05, weight 0.1):
-dev 47 → 48/53, test 24/27 both, test2 21/29 both, test3 28 → 31/36, test4 36 → 39/43, shared samples 34/34
-both, CMRC2018 290 → 292/300 (+5 −3: there every passage's title is its topic). Larger weights lose on CMRC
-and test2 (0.2: CMRC 287, test2 20); shares 0.05–0.08 gave the same, 0.03 and 0.1 less.
+"LLM 术语表". The vote stays small (`NAME_WEIGHT`): where every passage's title is its topic, a strong one hurts.
 
 Trade-off: the name words of every document are tokenized once per KB generation, on the first search after a
-change: 0.45 s for 10,000 documents on this machine. Storing them at ingest would save that once-per-change
-cost at the price of a column to keep in step with the tokenizer.
+change. Storing them at ingest would save that once-per-change cost at the price of a column to keep in step
+with the tokenizer.
+
+Measurements: BENCHMARKS.md §7, Document naming.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.language import query_tokens
+
+if TYPE_CHECKING:
+    from rag.store.store import Store
 
 RARE_SHARE = 0.05  # a name word may occur in at most this share of the chunks
 NAME_WEIGHT = 0.1  # the naming vote's RRF weight; the keyword ranker's is 1.0 and the dense one's 0.5
@@ -67,3 +72,36 @@ class DocumentNames:
             return set()
         best = max(scores.values())
         return {source for source, score in scores.items() if score >= best - 1e-9}
+
+
+class NameIndex:
+    """The `DocumentNames` of the KB a store reads now, rebuilt when it changes.
+
+    Whoever searches more than once keeps one (`KnowledgeBase` does), so the names are tokenized once per
+    generation, not once per search.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # two threads searching a changed KB build its names once
+        self._built: tuple[weakref.ref[Store], Path, int | None, DocumentNames] | None = None
+
+    def named(self, store: Store, tokens: list[str]) -> set[str]:
+        """Sources of the documents the query (its `query_tokens`) names."""
+        total = store.chunk_count()  # syncs, so the generation below is SQLite's current one
+        names = self._names(store)
+        candidates = names.candidates(tokens)
+        if not candidates:
+            return set()
+        return names.named(candidates, store.chunk_counts(candidates), total)
+
+    def _names(self, store: Store) -> DocumentNames:
+        # The generation alone does not tell KBs apart: a reopened KB, or one a rebuild replaced (a new data
+        # directory), may count from the same number. A weak reference, so a closed store is not kept alive.
+        with self._lock:
+            generation = store.generation
+            data = store.data  # after `generation`, which follows a swap to the new data directory first
+            built = self._built
+            if built is None or built[0]() is not store or built[1] != data or built[2] != generation:
+                built = (weakref.ref(store), data, generation, DocumentNames(store.titles()))
+                self._built = built
+            return built[3]

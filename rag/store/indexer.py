@@ -47,16 +47,14 @@ def embed_text(chunk, title: str = "") -> str:
 
     Flat text (no heading, page or sheet: a .txt, a headingless .md or .docx) has no path, so its document's
     title stands in, and a file's later chunks stay tied to what the file is about: "这套示例知识库的资料版本"
-    finds the version line at the end of "示例知识库说明". Recall@1, without → with, on dev / test3 / test6:
-    48 → 49 / 31 → 32 / 33 → 34 (the other data/samples sets unchanged), CMRC2018 (.txt passages whose first
-    line is the title) 292 → 291 of 300. PDF pages were tried too (their /Title in front of each chunk): no
-    better in sum (test4 +2, test +1, dev, test2 and test3 −1 each), so pages keep their own text.
+    finds the version line at the end of "示例知识库说明". PDF pages keep their own text: their /Title in front
+    of each chunk did no better in sum.
 
     A .docx table with a caption ("表 2-1 采样参数对比") is described by it better than by the heading it sits
-    under: a table comparing every sampling parameter, placed at the end of "2.3.2 Top-p", is not about Top-p,
-    and with that path its chunk ranked 17th–22nd by dense similarity for "repeat_penalty 通常取多大". So a
-    captioned table goes without the path. Recall@1 on the seven data/samples sets 232 → 235 of 274 (test2 +1,
-    test5 +1, test6 +2, test4 −1), test7 34 → 36 of 43 (measured after its blind run).
+    under (a table comparing every sampling parameter, placed at the end of "2.3.2 Top-p", is not about Top-p),
+    so a captioned table goes without the path.
+
+    Measurements: BENCHMARKS.md §7, Chunk context for embedding.
     """
     if chunk.heading:
         return chunk.text if _captioned_table(chunk) else f"{chunk.heading}\n{chunk.text}"

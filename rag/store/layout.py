@@ -23,12 +23,19 @@ import time
 from pathlib import Path
 
 from rag.store.atomic import fsync_dir
+from rag.store.kbdb import CONFIG_FILE, DB_FILE
+from rag.store.vectors import INDEX_FILE, META_FILE
 
 log = logging.getLogger(__name__)
 
 DATA_PREFIX = "data-"
-DB_NAMES = ("kb.sqlite", "kb.sqlite-wal", "kb.sqlite-shm")
-INDEX_NAMES = ("index.faiss", "index.meta.json")
+DB_NAMES = (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm")
+INDEX_NAMES = (INDEX_FILE, META_FILE)
+
+
+def has_config(kb: Path) -> bool:
+    """What marks a directory as a knowledge base: its config.json, even before its database exists."""
+    return (kb / CONFIG_FILE).is_file()
 
 
 def new_data_dir(kb: Path) -> Path:

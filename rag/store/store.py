@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from ingest.types import Chunk
-from rag.retrieve import naming
 from rag.store import fts, kbdb, layout, vectors
 from rag.errors import ConfigError, EmbeddingMismatch, KBLocked, KBNotFound
 from rag.store.fts import fts_query
@@ -58,7 +57,6 @@ class Store:
         self._mutex = threading.RLock()
         self._mirror = Mirror(config.dim, config.ann_min_chunks)
         self._writer_thread: int | None = None  # the thread holding write.lock through this Store
-        self._names: tuple[int | None, naming.DocumentNames] | None = None  # per generation, built on first use
 
     @property
     def _index(self) -> vectors.Index:
@@ -73,7 +71,7 @@ class Store:
     @classmethod
     def exists(cls, path: str | Path) -> bool:
         path = Path(path)
-        if not (path / CONFIG_FILE).is_file():
+        if not layout.has_config(path):
             return False
         try:
             data_dir = kbdb.read_config(path).data_dir
@@ -153,7 +151,7 @@ class Store:
         db = kbdb.connect(self.path / config.data_dir / DB_FILE)
         self._db.close()
         self.config, self._db, self._stamp = config, db, stamp
-        self._mirror, self._names = Mirror(config.dim, config.ann_min_chunks), None
+        self._mirror = Mirror(config.dim, config.ann_min_chunks)
         log.info("%s was replaced (rebuilt or imported); reading the new one", self.path)
         return True
 
@@ -308,23 +306,22 @@ class Store:
         with self._mutex:
             return kbdb.untitled(self._db)
 
-    def named_documents(self, query_tokens: list[str]) -> set[str]:
-        """Sources of the documents the query names (`rag.retrieve.naming`)."""
+    def titles(self) -> list[tuple[str, str]]:
+        """(source, title) of every document; the title is "" where there is none or it was never read."""
         with self._mutex:
-            total = self.chunk_count()  # syncs, so the mirror's generation is SQLite's current one
-            if self._names is None or self._names[0] != self._mirror.gen:
-                self._names = (self._mirror.gen, naming.DocumentNames(kbdb.titles(self._db)))
-            names = self._names[1]
-            tokens = names.candidates(query_tokens)
-            if not tokens:
-                return set()
-            return names.named(tokens, fts.chunk_counts(self._db, tokens), total)
+            return kbdb.titles(self._db)
 
-    def token_shares(self, tokens: list[str]) -> dict[str, float]:
-        """Each token's share of the chunks that hold it (absent tokens are left out)."""
+    def chunk_counts(self, tokens: list[str]) -> dict[str, int]:
+        """How many chunks hold each token; tokens in no chunk are left out."""
         with self._mutex:
-            total = self.chunk_count()
-            return {t: n / total for t, n in fts.chunk_counts(self._db, tokens).items()} if total else {}
+            return fts.chunk_counts(self._db, tokens)
+
+    @property
+    def generation(self) -> int | None:
+        """The generation searches see now, synced first like `chunk_count`: every write changes it."""
+        with self._mutex:
+            self._sync()
+            return self._mirror.gen
 
     def sources(self, ids: list[int]) -> dict[int, str]:
         with self._mutex:

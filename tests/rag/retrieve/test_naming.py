@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.api import KnowledgeBase
-from rag.retrieve.naming import DocumentNames, name_tokens
+from rag.retrieve.naming import DocumentNames, NameIndex, name_tokens
 from rag.settings import Settings
 
 TITLES = [("/d/llm-handbook.docx", "大语言模型实用手册"), ("/d/glossary.xlsx", "LLM 术语表"),
@@ -36,6 +36,47 @@ def test_the_rarest_matching_name_wins_over_a_shared_word():
     names = DocumentNames(TITLES)
     assert names.named(["llm", "handbook"], {"llm": 3, "handbook": 1}, 100) == {"/d/llm-handbook.docx"}
     assert names.named(["llm"], {"llm": 3}, 100) == {"/d/llm-handbook.docx", "/d/glossary.xlsx"}
+
+
+class Titled:
+    """The store primitives `NameIndex` reads, counting how often it reads the titles."""
+
+    def __init__(self, data: str = "/kb", generation: int = 1) -> None:
+        self.data, self.generation, self.title_reads = Path(data), generation, 0
+
+    def chunk_count(self) -> int:
+        return 100
+
+    def chunk_counts(self, tokens: list[str]) -> dict[str, int]:
+        return {t: n for t, n in {"llm": 3, "handbook": 1, "rag": 30}.items() if t in tokens}
+
+    def titles(self) -> list[tuple[str, str]]:
+        self.title_reads += 1
+        return TITLES
+
+
+def test_the_name_index_names_what_document_names_does():
+    index, store = NameIndex(), Titled()
+    assert index.named(store, ["llm", "handbook"]) == {"/d/llm-handbook.docx"}
+    assert index.named(store, ["llm"]) == {"/d/llm-handbook.docx", "/d/glossary.xlsx"}
+    assert index.named(store, ["rag", "检索"]) == set()
+    assert index.named(store, ["温度"]) == set()
+
+
+def test_the_name_index_rebuilds_only_when_the_kb_changes():
+    index, store = NameIndex(), Titled()
+    index.named(store, ["handbook"])
+    index.named(store, ["glossary"])
+    assert store.title_reads == 1  # one build per generation
+    store.generation = 2
+    index.named(store, ["handbook"])
+    assert store.title_reads == 2
+    store.data = Path("/kb/data-new")  # a rebuild replaced the KB: its generations may repeat the old ones
+    index.named(store, ["handbook"])
+    assert store.title_reads == 3
+    other = Titled(data="/kb/data-new", generation=2)  # a reopened KB: same place and generation, new store
+    index.named(other, ["handbook"])
+    assert other.title_reads == 1
 
 
 def write_docx(path: Path, title: str, heading: str, paragraphs: list[str]) -> None:

@@ -191,6 +191,19 @@ def test_fts_keeps_our_tokens_whole(kb):
     assert kb.keyword_search(["温度"], 5) == [] and kb.keyword_search(["top"], 5) == []
 
 
+def test_chunk_counts_titles_and_generation_serve_the_retrieval_heuristics(kb):
+    before = kb.generation
+    doc, chunks, vecs, _ = doc_parts("/d/a.md", ["温度参数 top-p", "温度参数"])
+    doc.title = "运维手册"
+    kb.put_document(doc, chunks, vecs, [["温度参数", "top-p"], ["温度参数"]])
+    assert kb.chunk_counts(["温度参数", "top-p", "absent"]) == {"温度参数": 2, "top-p": 1}
+    assert kb.titles() == [("/d/a.md", "运维手册")]
+    assert kb.generation > before
+    with Store.open(kb.path) as reader:
+        put(kb, "b", ["other"], seed=1)
+        assert reader.generation == kb.generation  # a reader syncs before it answers
+
+
 def test_bm25_scores_are_positive_and_best_first(kb):
     one, _ = put(kb, "a", ["llama once among many other words here"], seed=1)
     two, _ = put(kb, "b", ["llama llama llama"], seed=2)
