@@ -59,12 +59,16 @@ class FixedEmbedder:
     """Returns the prepared query vector: the benchmark times retrieval, not the embedding model."""
 
     model_id, dim = "synthetic", DIM
+    tokenizer_file, loaded = None, True
 
     def __init__(self) -> None:
         self.next = np.zeros(DIM, np.float32)
 
     def embed(self, texts, *, query=False):
         return np.tile(self.next, (len(texts), 1))
+
+    def unk_rate(self, text: str) -> float:
+        return 0.0
 
 
 def build(kb: Path, n: int, synth: Synth) -> dict:

@@ -2,101 +2,49 @@
 
 It owns the settings, opens the index directory, and creates the embedder and the LLM lazily, so building
 a `KnowledgeBase` costs nothing until it is used. The work itself is delegated: `Indexer` ingests,
-`Retriever` searches, `prompt` and `citations` turn passages into a cited answer.
+`Retriever` searches, `rag.answer` turns the passages into a cited answer.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
 from ingest.limits import Limits
 from ingest.workers import ChunkSpec
-from rag.answer.citations import attribute, is_refusal
-from rag.answer.gate import unknown_names
+from rag.answer.pipeline import AnswerStream, answer
 from rag.store import layout
 from rag.errors import KBNotFound, RagError
 from rag.store.indexer import Indexer, Progress
 from rag.store.lock import Waiting
-from rag.answer.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese, build_messages
+from rag.language import Question
+from rag.models import Embedder, Generator, Reporting, Scorer
+from rag.retrieve.naming import NameIndex
 from rag.retrieve.rerank import rerank
-from rag.retrieve.retriever import Retriever, relevant
+from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
 from rag.store.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport, LLMStatus
-
-_COMPOUND = re.compile(r"[-_.]")
-# Eight markers in a row cite more passages than a prompt holds: the model is counting, not citing.
-_MARKER_RUN = re.compile(r"(?:[\[【［]\s*\d+\s*[\]】］][\s,，、]*){8}$")
-UNGROUNDED_ZH = "（模型的草稿答案没有得到任何检索段落的支持，因此不予采用。）"
-UNGROUNDED_EN = "(The model's draft answer was not supported by any retrieved passage, so it is not shown.)"
-
-
-def refusal_for(question: str, unknown: list[str] | None = None) -> str:
-    if asks_in_chinese(question):
-        return REFUSAL_ZH + (f"（知识库中没有出现：{'、'.join(unknown)}）" if unknown else "")
-    return REFUSAL_EN + (f" (Not mentioned anywhere: {', '.join(unknown)}.)" if unknown else "")
-
-
-def stop_marker_runs(pieces: Iterator[str]) -> Iterator[str]:
-    """Pass the pieces on, but stop at a run of markers. The 1.5B model sometimes starts counting ("[3] [4]
-    [5] … [108]", test8 a31) and would go on until max_tokens, about 15 s of nothing on 2 cores; the markers
-    already written are sorted out by `attribute` like any others."""
-    tail = ""
-    try:
-        for piece in pieces:
-            yield piece
-            tail = (tail + piece)[-160:]
-            if _MARKER_RUN.search(tail.rstrip()):
-                return
-    finally:
-        close = getattr(pieces, "close", None)
-        if close:
-            close()
-
 
 def _describe(paths: list) -> str:
     names = ", ".join(str(p) for p in paths[:2])
     return names + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
 
 
-class AnswerStream:
-    """Iterate for the answer's text pieces as the model writes them; then `.answer` holds the cited Answer."""
-
-    def __init__(self, pieces: Iterator[str], finish: Callable[[str, float | None], Answer]) -> None:
-        self._pieces, self._finish = pieces, finish
-        self.answer: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        text, first = [], None
-        for piece in self._pieces:
-            first = first or time.perf_counter()
-            text.append(piece)
-            yield piece
-        self.answer = self._finish("".join(text), first)
-
-    def close(self) -> None:
-        """Stop generating: a reader that walks away mid-answer (a closed browser tab) frees the model now
-        rather than when the abandoned stream is garbage-collected."""
-        close = getattr(self._pieces, "close", None)
-        if close:
-            close()
-
-
 class KnowledgeBase:
-    def __init__(self, path: str | Path | None = None, settings: Settings | None = None, *, embedder=None,
-                 generator=None, create: bool = True) -> None:
+    def __init__(self, path: str | Path | None = None, settings: Settings | None = None, *,
+                 embedder: Embedder | None = None, generator: Generator | None = None, create: bool = True) -> None:
         self.settings = settings or Settings.load()
         self.path = Path(path or self.settings.kb).expanduser()
         if not create and not Store.exists(self.path):
             raise KBNotFound(f"no knowledge base at {self.path}; create one with `rag ingest PATH --kb {self.path}`")
         self._embedder, self._generator = embedder, generator
         self._store: Store | None = None
+        self._names = NameIndex()  # outlives the per-search Retriever; keyed by store and generation
         self._checked = False
         self.on_wait: Waiting | None = None  # told whom a write waits for (the CLI prints it, the UI shows it)
         # The web UI calls one KnowledgeBase from several threads; without this, an ingest and a question
@@ -105,7 +53,7 @@ class KnowledgeBase:
 
     # -- lazy parts -------------------------------------------------------------------------------------
     @property
-    def embedder(self):
+    def embedder(self) -> Embedder:
         with self._setup:
             return self._load_embedder()
 
@@ -120,7 +68,7 @@ class KnowledgeBase:
         return self._embedder
 
     @property
-    def generator(self):
+    def generator(self) -> Generator:
         with self._setup:
             return self._load_generator()
 
@@ -140,11 +88,11 @@ class KnowledgeBase:
         except RagError as exc:
             return LLMStatus(s.llm_backend, s.llm_model, "", reranking=False, problem=str(exc),
                              rerank_note="re-ranking is off: no LLM")
-        if hasattr(generator, "status"):
+        if isinstance(generator, Reporting):
             status = generator.status(check=check)
         else:  # a generator passed in, such as a test's fake
-            scores = hasattr(generator, "log_likelihood")
-            status = LLMStatus("custom", getattr(generator, "name", type(generator).__name__), "passed in",
+            scores = isinstance(generator, Scorer)
+            status = LLMStatus("custom", generator.name, "passed in",
                                reranking=scores, rerank_note="" if scores else "it cannot score passages")
         if s.rerank_depth < 2 and status.reranking:
             status.reranking, status.rerank_note = False, "re-ranking is off: rerank_depth < 2"
@@ -177,13 +125,13 @@ class KnowledgeBase:
 
     def _check_embedding(self, store: Store) -> None:
         # The dimension needs the model loaded (seconds); re-ingesting an unchanged folder never loads it.
-        loaded = getattr(self.embedder, "loaded", True)
-        store.check_embedding(self.embedder.model_id, self.embedder.dim if loaded else None)
+        embedder = self.embedder
+        store.check_embedding(embedder.model_id, embedder.dim if embedder.loaded else None)
         self._checked = True
 
     def _indexer(self, store: Store) -> Indexer:
         spec = ChunkSpec(store.config.chunk_size, store.config.chunk_overlap,
-                         getattr(self.embedder, "tokenizer_file", None))
+                         self.embedder.tokenizer_file)
         s = self.settings
         return Indexer(store, self.embedder, spec, workers=s.workers, timeout=s.file_timeout,
                        batch_size=s.embed_batch_size, limits=Limits.from_settings(s),
@@ -243,21 +191,24 @@ class KnowledgeBase:
 
     # -- questions --------------------------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, *, mode: str = "hybrid") -> list[Hit]:
+        return self._search(Question.of(query), k or self.settings.top_k, mode)
+
+    def _search(self, question: Question, k: int, mode: str = "hybrid") -> list[Hit]:
         store = self._open()
         if store is None:
             return []
         depth, likelihood = self.settings.rerank_depth, self._likelihood()
         retriever = Retriever(store, self.embedder, candidates=self.settings.candidates, mode=mode,
                               rerank=partial(rerank, likelihood=likelihood, depth=depth) if likelihood else None,
-                              rerank_depth=depth)
-        return retriever.search(query, k or self.settings.top_k)
+                              rerank_depth=depth, names=self._names)
+        return retriever.search(question, k)
 
     def _likelihood(self):
         """The LLM's question likelihood for re-ranking, or None for a generator passed in that cannot score
         (a test's fake). The bundled model is resolved only when a search first scores with it; where it is
         not installed, `rerank` keeps the fused order and says why."""
         if self._generator is not None:
-            return getattr(self._generator, "log_likelihood", None)
+            return self._generator.log_likelihood if isinstance(self._generator, Scorer) else None
         return lambda *args, **kwargs: self.generator.log_likelihood(*args, **kwargs)
 
     def ask(self, question: str, **sampling) -> Answer:
@@ -273,48 +224,10 @@ class KnowledgeBase:
         top_k = sampling.pop("top_k", None) or s.top_k
         options = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
                    "seed": None if s.seed < 0 else s.seed, **sampling}
-        hits = self.search(question, top_k)
-        usable = relevant(hits, s.relevance_floor)
-        unknown = (unknown_names(question, self._mentions, "\n".join(h.text for h in hits), self._shares)
-                   if usable else [])
-        retrieval = time.perf_counter() - started
-
-        if not usable or unknown:
-            reply = refusal_for(question, unknown)
-
-            def refuse(_text: str, _first: float | None) -> Answer:
-                return Answer(question=question, text=reply, refused=True, hits=hits,
-                              timings={"retrieval": retrieval, "total": time.perf_counter() - started})
-            return AnswerStream(iter([reply]), refuse)
-
-        generator = self.generator
-        messages, used = build_messages(question, usable, count_tokens=generator.count_tokens, n_ctx=s.n_ctx,
-                                        max_tokens=options["max_tokens"])
-
-        def finish(raw: str, first: float | None) -> Answer:
-            text, citations = attribute(raw, used, question)
-            timings = {"retrieval": retrieval, "total": time.perf_counter() - started}
-            if first:
-                timings["first_token"] = first - started
-            refused = is_refusal(raw) or not citations
-            if refused and not is_refusal(raw):
-                # No passage backs what the model wrote: say so instead of passing on an unsupported claim.
-                note = UNGROUNDED_ZH if asks_in_chinese(question) else UNGROUNDED_EN
-                text = f"{refusal_for(question)}\n{note}"
-            return Answer(question=question, text=text, citations=citations, refused=refused, hits=used,
-                          timings=timings, draft=raw)
-
-        return AnswerStream(stop_marker_runs(generator.stream(messages, **options)), finish)
-
-    def _mentions(self, tokens: list[str]) -> bool:
-        store = self._open()
-        # A compound term may be asked for by its head: "Phi-3-mini" when the documents say "Phi-3-mini-128k".
-        return bool(store and (store.keyword_search(tokens, 1)
-                               or any(store.starts_compound(t) for t in tokens if _COMPOUND.search(t))))
-
-    def _shares(self, tokens: list[str]) -> dict[str, float]:
-        store = self._open()
-        return store.token_shares(tokens) if store else {}
+        asked = Question.of(question)
+        hits = self._search(asked, top_k)
+        return answer(asked, hits, model=lambda: self.generator, index=self._store, floor=s.relevance_floor,
+                      n_ctx=s.n_ctx, options=options, started=started)
 
     # -- lifetime ---------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import ConfigError
-from rag.retrieve.retriever import relevant
+from rag.answer.gate import relevant
 
 _SPACE = re.compile(r"\s+")
 

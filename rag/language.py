@@ -24,6 +24,7 @@ import logging
 import re
 import threading
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 # CJK Unified Ideographs with extension A, compatibility ideographs, and extensions B onward.
@@ -94,3 +95,83 @@ def tokenize(text: str) -> list[str]:
 def query_tokens(text: str) -> list[str]:
     """Tokens of a user's question: the same rules as `tokenize`, each token once, in order of appearance."""
     return list(dict.fromkeys(tokenize(text)))
+
+
+# -- the question's language ---------------------------------------------------------------------------
+# Three character classes, each for its own job (they differ on purpose, and each is written only here):
+# `HAN` (above) finds the runs jieba segments, extensions B onward included; `IDEOGRAPH` is a Chinese
+# character, for the language of a question and whether a word is Chinese; `CJK_BLOCK` is any character of
+# the CJK blocks from the radicals on (punctuation and kana too), one token each in the citation checks.
+IDEOGRAPH = re.compile(r"[\u3400-\u9fff]")
+CJK_BLOCK = "\u2e80-\u9fff\uf900-\ufaff"
+LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")  # "GPT-4", "Q4_K_M", "the"
+
+
+def cjk_share(text: str) -> float:
+    """Share of a question written in CJK, counting a Latin word as about two characters' worth."""
+    cjk = len(IDEOGRAPH.findall(text))
+    latin_words = len(LATIN_WORD.findall(text))
+    return cjk / (cjk + 2 * latin_words) if cjk or latin_words else 0.0
+
+
+def asks_in_chinese(question: str) -> bool:
+    """The one rule for the language of everything said back: the reminder in the prompt, a refusal, a quote's
+    label, and whether the gate reads the question as Chinese. "What is 温度?" is an English question that
+    names a Chinese term; "Q4_K_M 是什么？" is a Chinese one."""
+    return cjk_share(question) >= 0.5
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as every stage reads it: its text, its language (decided once, here) and its keyword tokens."""
+
+    text: str
+    chinese: bool
+    tokens: tuple[str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> "Question":
+        return cls(text, asks_in_chinese(text), tuple(query_tokens(text)))
+
+
+# -- jieba's dictionary and tagger ------------------------------------------------------------------------
+def tagged_words(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs from jieba's tagger: "nr" a person, "ns" a place, "n" a noun…"""
+    _segmenter()
+    import jieba.posseg
+
+    return [(w.word, w.flag) for w in jieba.posseg.cut(text)]
+
+
+def word_count(word: str) -> int:
+    """How often jieba's general dictionary has seen the word (0 when it does not know it)."""
+    return _segmenter().get_FREQ(word) or 0
+
+
+# -- what is said back, in the question's language -----------------------------------------------------------
+REFUSAL_ZH = "资料中没有相关信息。"
+REFUSAL_EN = "The documents do not contain this information."
+UNGROUNDED_ZH = "（模型的草稿答案没有得到任何检索段落的支持，因此不予采用。）"
+UNGROUNDED_EN = "(The model's draft answer was not supported by any retrieved passage, so it is not shown.)"
+QUOTE_ZH = "资料原文："
+QUOTE_EN = "From the documents: "
+REMINDER_ZH = "（回答时在每句话末尾用 [编号] 注明依据的资料。）"
+REMINDER_EN = "(After each sentence, cite the passage it comes from as [n].)"
+
+
+def refusal_text(question: Question, unknown: list[str] | None = None, *, ungrounded: bool = False) -> str:
+    """The refusal shown to the user: naming the terms the KB never mentions, or saying that the model's
+    draft was dropped because no passage backs it."""
+    if question.chinese:
+        text = REFUSAL_ZH + (f"（知识库中没有出现：{'、'.join(unknown)}）" if unknown else "")
+        return f"{text}\n{UNGROUNDED_ZH}" if ungrounded else text
+    text = REFUSAL_EN + (f" (Not mentioned anywhere: {', '.join(unknown)}.)" if unknown else "")
+    return f"{text}\n{UNGROUNDED_EN}" if ungrounded else text
+
+
+def quote_label(question: Question) -> str:
+    return QUOTE_ZH if question.chinese else QUOTE_EN
+
+
+def reminder(question: Question) -> str:
+    return REMINDER_ZH if question.chinese else REMINDER_EN

@@ -24,6 +24,7 @@ class FakeEmbedder:
     model_id = "fake-bigram-64"
     dim = 64
     tokenizer_file = None
+    loaded = True
 
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -110,7 +111,7 @@ def load_with_warnings(loader, path: Path) -> tuple[list, list[str]]:
     """A loader's sections and the messages of the LoaderWarnings it issued."""
     import warnings
 
-    from ingest.loaders import LoaderWarning
+    from ingest.errors import LoaderWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

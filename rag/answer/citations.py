@@ -1,27 +1,17 @@
 """Citations are built, not hoped for.
 
-The model's [n] markers are parsed, normalised ("[1,2]", "【1】", "[资料1]" become [1][2], [1]), and numbers
-that name no passage are dropped. Then every answer sentence is checked against the passages by character
-bigram overlap, which works for Chinese without a tokenizer and is exact about numbers:
-- a cited passage that does not support its sentence is replaced by the one that does, or dropped;
-- a sentence that cites nothing gets the passage that supports it best, when one clearly does;
-- an answer that still cites nothing gets the best passage for the answer as a whole, if that passage
-  supports it at least weakly (`GROUNDED`); otherwise the answer is ungrounded and gets no citation, and the
-  caller turns it into a refusal rather than show a claim no document backs.
+The model's [n] markers are parsed and normalised ("[1,2]", "【1】", "[资料1]"), numbers that name no passage
+are dropped, and every answer sentence is checked against the passages by character-bigram overlap (no
+tokenizer needed for Chinese, exact about numbers): an unsupported citation is replaced or dropped, an uncited
+sentence gets the passage that clearly supports it, and an answer no passage supports even weakly (`GROUNDED`)
+gets no citation, so the caller refuses rather than show a claim no document backs. Anchors (numbers, Latin
+terms such as Q4_K_M) decide before overlap, which is fooled by passages that share wording but differ in the
+fact. A draft that only restates the question is replaced by the passage sentence that shares most with the
+question, quoted and cited. Across scripts (an English answer over Chinese passages) anchors or the model's own
+markers pick the passage, and only a number that no passage or the question holds makes the answer ungrounded.
 Each citation carries the passage sentence that best matches what cites it, as the quote to show.
 
-A 1.5B model sometimes only restates the question ("…这种需求该用 RAG。"), which overlap would wave through or
-turn into a refusal. Such a draft is replaced by the passage sentence that shares most with the question, quoted
-as such and cited: on the captured drafts of test5 and test6 that made 3 more answers right and none wrong.
-
-Bigram overlap is fooled where passages share the wording but differ in the fact: two glossary rows with the
-same header, two paragraphs on the same model. So a sentence's anchors (numbers and Latin-script terms such as
-Q4_K_M or 384) decide first: a cited passage that lacks an anchor another passage has is not kept.
-
-Overlap cannot judge an answer in one script against passages in another (an English answer over Chinese
-documents). There anchors alone pick the passage when they can; otherwise the model's own valid markers are
-kept, or the top passage is cited. Such an answer is ungrounded only when it states a number that no passage
-and not the question holds (unanswerable English questions: "around 100 epochs", "0.0001 to 0.001").
+Measurements: BENCHMARKS.md §7, Citation checks.
 """
 
 from __future__ import annotations
@@ -30,32 +20,25 @@ import math
 import re
 
 from ingest.chunking import split_sentences
-from rag.answer.prompt import REFUSAL_EN, REFUSAL_ZH, asks_in_chinese
+from rag.answer.refusal import declined
+from rag.language import CJK_BLOCK, Question, quote_label
 from rag.types import Citation, Hit
 
 SUPPORT = 0.45  # share of a sentence's bigrams found in a passage for the passage to support it
 GROUNDED = 0.3  # the weaker bar for the answer as a whole, which also carries the model's own wording
 WEAK = 0.2  # below this a cited passage is not kept even when no other passage does better
 ECHO_SHARE = 0.15  # at most this share of a draft's bigrams are its own, not the question's: an echo
-QUOTE_ZH = "资料原文："
-QUOTE_EN = "From the documents: "
 _MARKER = re.compile(r"\s*[\[【［]\s*(?:资料|来源|passage|source|ID:?)?\s*([0-9０-９][0-9０-９,，、\s]*)\s*[\]】］]",
                      re.IGNORECASE)
 _CUT_MARKER = re.compile(r"\s*[\[【［][0-9０-９,，、\s]*$")  # "[1" where max_tokens cut a marker run
 _PLACEHOLDER = re.compile(r"\s*[\[【]\s*(?:编号|n|N|数字|number)\s*[\]】]")
-_REFUSALS = ("没有相关信息", "没有提到", "未提及", "没有提供", "无法回答", "not contain", "no information",
-             "not mentioned", "does not mention", "cannot answer")
-_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[a-z]+|[\u2e80-\u9fff\uf900-\ufaff]", re.IGNORECASE)
+_TOKEN = re.compile(rf"[0-9]+(?:\.[0-9]+)?|[a-z]+|[{CJK_BLOCK}]", re.IGNORECASE)
+_CJK_TOKEN = re.compile(f"[{CJK_BLOCK}]")
 # Terms like "Q4_K_M", "all-MiniLM-L6-v2", "k1", "8.5"; plain English words are anchors too, but only the ones
 # that some passages have and others lack count (see `_anchor_fit`).
 _DANGLING_COMMA = re.compile(r"[，、,]\s*(?=[。！？.!?])")
 _TERM = re.compile(r"[A-Z0-9_]")
 _ANCHOR = re.compile(r"[0-9]+(?:\.[0-9]+)?(?![0-9])|[a-z][a-z0-9]*(?:[_\-.][a-z0-9]+)*", re.IGNORECASE)
-
-
-def is_refusal(text: str) -> bool:
-    lowered = text.lower()
-    return any(p in lowered for p in _REFUSALS) or text.strip() in {REFUSAL_ZH, REFUSAL_EN}
 
 
 def _bigrams(text: str) -> set[str]:
@@ -99,17 +82,18 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
     return f"{stripped} {marks}{body[len(stripped):]}{tail}" if marks else sentence
 
 
-def attribute(answer: str, passages: list[Hit], question: str = "") -> tuple[str, list[Citation]]:
+def attribute(answer: str, passages: list[Hit], question: Question | None = None) -> tuple[str, list[Citation]]:
     """The answer text with checked [n] markers, and its citations in order of first appearance."""
-    echo = frozenset(_bigrams(question))
+    asked = question.text if question else ""
+    echo = frozenset(_bigrams(asked))
     text = _CUT_MARKER.sub("", _PLACEHOLDER.sub("", answer)).strip()
-    if not passages or not text or is_refusal(text):
+    if not passages or not text or declined(text):
         return _MARKER.sub("", text).strip() if not passages else text, []
-    if restates_question(text, question):
+    if question and restates_question(text, asked):
         return quote_answer(question, passages)
     anchor_sets = [_anchors(p.text) for p in passages]
     if _cross_lingual(text, passages):
-        if invented_numbers(text, passages, question):
+        if invented_numbers(text, passages, asked):
             return text, []
         return _cross_lingual_markers(text, passages, anchor_sets)
 
@@ -156,10 +140,10 @@ def restates_question(answer: str, question: str) -> bool:
     return len(grams) >= 4 and len(own) <= ECHO_SHARE * len(grams)
 
 
-def quote_answer(question: str, passages: list[Hit]) -> tuple[str, list[Citation]]:
+def quote_answer(question: Question, passages: list[Hit]) -> tuple[str, list[Citation]]:
     """In place of an echo, the passage sentence that shares most with the question, quoted and cited; the
     higher-ranked passage wins a tie."""
-    asked = _bigrams(question)
+    asked = _bigrams(question.text)
     best, number, shared = "", 0, 0
     for n, passage in enumerate(passages, 1):
         for start, end in split_sentences(passage.text):
@@ -168,8 +152,7 @@ def quote_answer(question: str, passages: list[Hit]) -> tuple[str, list[Citation
                 best, number, shared = sentence, n, count
     if not number:
         return "", []
-    label = QUOTE_ZH if asks_in_chinese(question) else QUOTE_EN
-    text = _with_markers(f"{label}{best}", [number])
+    text = _with_markers(f"{quote_label(question)}{best}", [number])
     return text, [_citation(number, passages[number - 1], [best])]
 
 
@@ -203,8 +186,9 @@ def _per_sentence(text: str, count: int, checked) -> tuple[str, dict[int, list[s
 
 
 def _cjk_share(text: str) -> float:
+    """Share of the overlap tokens that are CJK characters: which script an answer or a passage is in."""
     tokens = _TOKEN.findall(text)
-    return sum(1 for t in tokens if "\u2e80" <= t[0] <= "\ufaff") / len(tokens) if tokens else 0.0
+    return sum(1 for t in tokens if _CJK_TOKEN.match(t)) / len(tokens) if tokens else 0.0
 
 
 def _cross_lingual(answer: str, passages: list[Hit]) -> bool:
@@ -271,8 +255,8 @@ def invented_numbers(answer: str, passages: list[Hit], question: str = "") -> se
 def _cross_lingual_markers(text: str, passages: list[Hit], anchor_sets: list[set[str]]) -> tuple[str, list[Citation]]:
     """Per sentence: the passages that hold most of its telling anchors win over the model's markers; without
     such anchors the model's valid markers are kept. An answer with no usable marker cites the passage that
-    fits it best, or the top-ranked one. Never refuse here: on the dev set, checking English answers against
-    Chinese passages by overlap refused 3 right answers."""
+    fits it best, or the top-ranked one. Never refuse here: overlap across scripts refuses right answers
+    (BENCHMARKS.md §7, Citation checks)."""
     def checked(content: str, cited: list[int]) -> list[int] | None:
         if not _TOKEN.search(content):
             return None

@@ -1,27 +1,24 @@
 """The answer prompt: numbered passages with their locators, rules, and one worked example.
 
-A 1.5B model follows an example and a reminder next to the question far better than rules in the system
-prompt. Measured on 14 dev questions with Qwen2.5-Coder-1.5B: rules plus a worked example, 1 answer of 14
-carried an [n]; adding a one-line reminder after the question, 14 of 14 did, with no loss of accuracy. A
-reminder that also repeated the refusal rule made the model refuse 3 answerable questions, so it does not.
-The worked example is a real prior chat turn. Passages are numbered by rank but written best-last, so the
-one most likely to hold the answer sits next to the question, where a small model reads most closely.
-Passages are fitted to the context window by counting tokens with the model's own tokenizer.
+A 1.5B model follows an example (a real prior chat turn) and a one-line citation reminder after the question
+far better than rules in the system prompt; the reminder does not repeat the refusal rule, which made the model
+refuse answerable questions. Passages are numbered by rank but written best-last, so the one most likely to
+hold the answer sits next to the question, where a small model reads most closely. They are fitted to the
+context window by counting tokens with the model's own tokenizer.
+
+Measurements: BENCHMARKS.md §7, Answer prompt.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 from ingest.types import CELL_SEPARATOR
 from rag.errors import PromptTooLong
-from rag.models.llm import Message
+from rag.language import REFUSAL_EN, REFUSAL_ZH, Question, reminder
+from rag.models import Message
 from rag.types import Hit
-
-REFUSAL_ZH = "资料中没有相关信息。"
-REFUSAL_EN = "The documents do not contain this information."
 
 SYSTEM = (
     "你是一个严谨的知识库问答助手。\n"
@@ -69,34 +66,11 @@ def passage_header(number: int, hit: Hit) -> str:
     return f"[{number}] 来源：{Path(hit.source).name}" + (f"，{locator}" if locator else "")
 
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
-LATIN_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z][A-Za-z0-9._+-]*[A-Za-z0-9]")  # "GPT-4", "Q4_K_M", "the"
+def user_message(question: Question, passages: list[str]) -> str:
+    return "资料：\n" + "\n\n".join(passages) + f"\n\n问题：{question.text}\n{reminder(question)}"
 
 
-def cjk_share(text: str) -> float:
-    """Share of a question written in CJK, counting a Latin word as about two characters' worth."""
-    cjk = len(_CJK.findall(text))
-    latin_words = len(LATIN_WORD.findall(text))
-    return cjk / (cjk + 2 * latin_words) if cjk or latin_words else 0.0
-
-
-def asks_in_chinese(question: str) -> bool:
-    """The one rule for the language of everything said back: the reminder in the prompt, a refusal, a quote's
-    label, and whether `coverage` reads the question as Chinese. "What is 温度?" is an English question that
-    names a Chinese term; "Q4_K_M 是什么？" is a Chinese one."""
-    return cjk_share(question) >= 0.5
-
-
-REMINDER_ZH = "（回答时在每句话末尾用 [编号] 注明依据的资料。）"
-REMINDER_EN = "(After each sentence, cite the passage it comes from as [n].)"
-
-
-def user_message(question: str, passages: list[str]) -> str:
-    reminder = REMINDER_ZH if asks_in_chinese(question) else REMINDER_EN
-    return "资料：\n" + "\n\n".join(passages) + f"\n\n问题：{question}\n{reminder}"
-
-
-def build_messages(question: str, hits: list[Hit], *, count_tokens: Callable[[str], int], n_ctx: int,
+def build_messages(question: Question, hits: list[Hit], *, count_tokens: Callable[[str], int], n_ctx: int,
                    max_tokens: int) -> tuple[list[Message], list[Hit]]:
     """The chat messages and the hits that made it into them, numbered 1..n in that order."""
     fixed = SYSTEM + "".join(m["content"] for m in EXAMPLE) + user_message(question, [])
@@ -119,9 +93,8 @@ def build_messages(question: str, hits: list[Hit], *, count_tokens: Callable[[st
         passages.append(block)
         used.append(hit)
         budget -= cost
-    # The best passage goes last, next to the question, and keeps the number [1]. Measured with the 1.5B model
-    # on test3 + test4 + test5 (122 answerable): 95 right answers against 88 in rank order, and citation
-    # precision up on all three sets (0.946 / 0.886 / 0.911 against 0.917 / 0.857 / 0.82).
+    # The best passage goes last, next to the question, and keeps the number [1]: more right answers and more
+    # precise citations than rank order (BENCHMARKS.md §7, Answer prompt).
     messages = [{"role": "system", "content": SYSTEM}, *EXAMPLE,
                 {"role": "user", "content": user_message(question, passages[::-1])}]
     return messages, used

@@ -1,18 +1,15 @@
 """Re-ranking the top fused hits by query likelihood: how probable the local LLM finds the question once it
 has read the passage ("UPR", Sachan et al. 2022). The model is asked to write a question about the passage,
-and the log-probability per token of the user's actual question is the passage's score.
+and the log-probability per token of the user's actual question, plus a prior for the fused rank
+(`RANK_PRIOR`), is the passage's score.
 
-Why: the remaining recall@1 misses on the sample KB are near-ties that e5-small and BM25 both get wrong, such
-as a glossary row against the handbook table that holds the asked number, or two neighbouring chunks of a PDF
-page. Measured with the bundled Qwen2.5-Coder-1.5B on the top 5 hybrid hits of 98 answerable questions of
-test8, test7 and test5 (each with the evidence in the top 5), rank-1 hits:
-- hybrid order (shipped before): 86;
-- re-ordered by the likelihood alone: 93 (top 2) or 93 (top 5);
-- by likelihood + 0.3 / hybrid rank: 95 for the top 2, and 94, 95, 95 for the top 3, 4, 5.
-So only the top two are scored: the same gain for two passages' cost, about 2 × 2 s on 2 cores. Over all
-ten data/samples sets recall@1 went 345 → 371 of 403, CMRC2018 291 → 298 of 300 (BENCHMARKS §5).
-Asking the same model "does this passage answer the question? 是/否" instead was worse than no re-ranking
-(session 9, BENCHMARKS §5): a 1.5B model judges relevance poorly, but it knows what a passage is about.
+Why: the recall@1 misses left after fusion are near-ties that e5-small and BM25 both get wrong, such as a
+glossary row against the handbook table that holds the asked number, or two neighbouring chunks of a PDF page.
+Only the top two (`DEPTH`) are scored: scoring more gained nothing, and each passage costs an LLM pass. Asking
+the model "does this passage answer the question?" instead was worse than no re-ranking: a 1.5B model judges
+relevance poorly, but it knows what a passage is about.
+
+Measurements: BENCHMARKS.md §7, Query-likelihood re-ranking.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ import logging
 from collections.abc import Callable
 
 from rag.errors import ModelNotAvailable
-from rag.models.llm import Message
+from rag.models import Message
 from rag.answer.prompt import passage_body
 from rag.types import Hit
 

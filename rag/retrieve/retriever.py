@@ -1,28 +1,15 @@
 """Hybrid retrieval: dense vectors and a persisted keyword index, fused by weighted reciprocal rank.
 
-Measured on Chinese questions: jieba BM25 and multilingual-e5 are each strong, and RRF of the two beats both.
-But a dense model that cannot read the query's script (all-MiniLM on Chinese: 77% of characters are [UNK])
-drags fusion below keyword search alone. So the dense ranker's weight is the share of the query the embedder
-can actually read, `1 - unk_rate(query)`: full weight for e5 on Chinese, almost none for MiniLM on Chinese.
-That share is scaled by `DENSE_SHARE` < 1, so where the two rankers disagree on the top places, the keyword
-ranker's exact matches (numbers, model names, table cells) break the tie. Recall@1 / @5 with e5 (RRF k=60;
-k=10 or 30 gave the same), for dense weight 1.0 (session 1) and then 0.9 … 0.55, 0.5, 0.4, 0.3:
-- dev: 0.83 / 0.98, then 0.906 / 0.962 for every weight 0.9 … 0.55, 0.887 / 0.981 from 0.5 down;
-- test: 0.78 / 1.00, then 0.852 / 1.00, 0.889 / 1.00 from 0.5 down (keyword alone 0.889, dense 0.741);
-- CMRC2018 (300): 0.967 / 0.997, then 0.963 / 0.993, 0.967 / 0.993 at 0.5, 0.970 at 0.4, 0.967 at 0.3;
-- shared samples: 1.00 from 0.9 down.
-Only from 0.5 down is fusion at least as good as the better ranker alone on every set (above it, keyword
-search beats it on test), and 0.3–0.5 is a plateau, so 0.5. 1.25 was worse everywhere (dev 0.75).
+The dense ranker's weight is `DENSE_SHARE * (1 - unk_rate(query))`: the share of the query the embedder can
+read, because a dense model that cannot read the query's script (MiniLM on Chinese) drags fusion below keyword
+search alone; and `DENSE_SHARE` < 1 so that where the rankers disagree on the top places, the keyword ranker's
+exact matches (numbers, model names, table cells) break the tie. In hybrid mode only, a question that names a
+document gives its candidates a small extra vote (`rag.retrieve.naming`), and the top two fused hits may swap
+places after `rag.retrieve.rerank` asks the local LLM; "dense" and "keyword" stay single rankers, for comparison.
+A hit is relevant when its dense cosine (looked up for keyword-only hits too) clears `relevance_floor`; when
+none does, the KB has nothing to say and the LLM is not called.
 
-A question that names a document ("按术语表…", "the RAG guide says…") gives that document's candidates a
-small extra vote (`rag.retrieve.naming`, measured there). Only in hybrid mode: "dense" and "keyword" stay the single
-rankers they are named after, for comparison.
-
-Then, in hybrid mode, the top two fused hits may swap places: `rag.retrieve.rerank` asks the local LLM how likely the
-question is after each passage (measured there).
-
-Relevance: each fused hit gets its dense cosine (looked up for keyword-only hits too). A hit is relevant when
-its cosine clears `relevance_floor`; when none does, the KB has nothing to say and the LLM is not called.
+Measurements: BENCHMARKS.md §7, Hybrid fusion weight.
 """
 
 from __future__ import annotations
@@ -32,7 +19,8 @@ from collections.abc import Callable
 import numpy as np
 
 from rag.retrieve import naming
-from rag.language import query_tokens
+from rag.language import Question
+from rag.models import Embedder
 from rag.types import Hit
 
 RRF_K = 60
@@ -48,30 +36,33 @@ def rrf(rankings: list[list[int]], weights: list[float], k: int = RRF_K) -> dict
 
 
 class Retriever:
-    def __init__(self, store, embedder, *, candidates: int = 50, mode: str = "hybrid",
-                 rerank: Callable[[str, list[Hit]], list[Hit]] | None = None, rerank_depth: int = 0) -> None:
+    def __init__(self, store, embedder: Embedder, *, candidates: int = 50, mode: str = "hybrid",
+                 rerank: Callable[[str, list[Hit]], list[Hit]] | None = None, rerank_depth: int = 0,
+                 names: naming.NameIndex | None = None) -> None:
         if mode not in {"hybrid", "dense", "keyword"}:
             raise ValueError("mode must be 'hybrid', 'dense' or 'keyword'")
         self.store, self.embedder, self.candidates, self.mode = store, embedder, candidates, mode
         self.rerank = rerank if mode == "hybrid" and rerank_depth > 1 else None
         self.rerank_depth = rerank_depth
+        self.names = names if names is not None else naming.NameIndex()  # pass one in to keep the names across Retrievers
 
     def dense_weight(self, query: str) -> float:
-        unk_rate = getattr(self.embedder, "unk_rate", None)
-        return DENSE_SHARE * (1.0 - unk_rate(query) if unk_rate else 1.0)
+        return DENSE_SHARE * (1.0 - self.embedder.unk_rate(query))
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        query = query.strip()
+    def search(self, question: Question | str, k: int = 5) -> list[Hit]:
+        if isinstance(question, str):
+            question = Question.of(question)
+        query = question.text.strip()
         if not query or self.store.chunk_count() == 0:
             return []
         n = max(k, self.candidates)
         qvec = np.asarray(self.embedder.embed([query], query=True), dtype=np.float32)[0]
-        tokens = query_tokens(query)
+        tokens = list(question.tokens)
         dense = self.store.dense_search(qvec, n) if self.mode != "keyword" else []
         keyword = self.store.keyword_search(tokens, n) if self.mode != "dense" else []
         weights = [self.dense_weight(query) if self.mode == "hybrid" else 1.0, 1.0]
         fused = rrf([[i for i, _ in dense], [i for i, _ in keyword]], weights)
-        if self.mode == "hybrid" and (named := self.store.named_documents(tokens)):
+        if self.mode == "hybrid" and (named := self.names.named(self.store, tokens)):
             for i, source in self.store.sources(list(fused)).items():
                 if source in named:
                     fused[i] += naming.NAME_WEIGHT / (RRF_K + 1)
@@ -89,7 +80,3 @@ class Retriever:
             for i in top if (c := chunks.get(i)) is not None
         ]
         return (self.rerank(query, hits) if self.rerank else hits)[:k]
-
-
-def relevant(hits: list[Hit], floor: float) -> list[Hit]:
-    return [h for h in hits if h.dense is not None and h.dense >= floor]

@@ -1,7 +1,4 @@
-"""The LLM, behind two narrow interfaces, with two backends.
-
-- `Generator.stream(messages, **sampling) -> Iterator[str]` writes an answer; `count_tokens` fits the prompt.
-- `Scorer.log_likelihood(messages, reply, lead=...)` scores a reply, which re-ranking uses.
+"""The LLM's two backends, behind the `Generator` and `Scorer` interfaces of `rag.models`.
 
 `LlamaGenerator` (`llama.py`) runs a GGUF in this process with llama-cpp-python, after `health` has run it in
 a child process on this CPU. `ServerGenerator` (`server.py`) asks an OpenAI-compatible server. Both load or
@@ -10,34 +7,15 @@ connect on first use, never in the constructor, and both say why when they canno
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from rag.models import Backend, Message
 
 if TYPE_CHECKING:
     from rag.settings import Settings
-    from rag.types import LLMStatus
 
-Message = dict[str, str]  # the chat-completion wire format: {"role": ..., "content": ...}
-
-
-class Generator(Protocol):
-    name: str
-
-    def stream(self, messages: list[Message], *, temperature: float = 0.1, top_p: float = 0.9,
-               max_tokens: int = 512, seed: int | None = None) -> Iterator[str]: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-
-class Scorer(Protocol):
-    def log_likelihood(self, messages: list[Message], reply: str, *, lead: str = "") -> float | None: ...
-
-
-class Backend(Generator, Scorer, Protocol):
-    """What the facade holds: a generator that can also score, and say how it runs."""
-
-    def status(self, *, check: bool = False) -> "LLMStatus": ...
+__all__ = ["Backend", "Message", "make_backend"]
 
 
 def make_backend(settings: "Settings", *, progress: bool = True) -> Backend:

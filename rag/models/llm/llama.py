@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import LLMCannotRun, ModelNotAvailable
-from rag.models.llm import Message, health
+from rag.models import Message, Pieces
+from rag.models.llm import health
 from rag.types import LLMStatus
 
 SCORE_CTX = 1024  # the scorer's window: a passage of up to 700 characters, the instruction and the question
@@ -135,7 +136,7 @@ class LlamaGenerator:
         return len(self._model().tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, messages: list[Message], *, temperature: float = 0.1, top_p: float = 0.9,
-               max_tokens: int = 512, seed: int | None = None) -> Iterator[str]:
+               max_tokens: int = 512, seed: int | None = None) -> Pieces:
         with self._lock:
             llama = self._model()
             for part in llama.create_chat_completion(messages=messages, stream=True, temperature=temperature,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.errors import ConfigError, ModelNotAvailable, ServerError
-from rag.models.llm import Message
+from rag.models import Message
 
 CALIBRATION = "Q9 X4 B1 Z8 " * 3
 ALIGNED = -3.0  # mean log-probability of the repeated third: about -0.4 aligned, -13 shifted by one token

@@ -18,12 +18,12 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ServerError
-from rag.models.llm import Message
+from rag.models import Message, Pieces
 from rag.types import LLMStatus
 
 CONNECT_TIMEOUT_S = 5.0
@@ -124,7 +124,7 @@ class ServerGenerator:
 
     # -- Generator ------------------------------------------------------------------------------------------
     def stream(self, messages: list[Message], *, temperature: float = 0.1, top_p: float = 0.9,
-               max_tokens: int = 512, seed: int | None = None) -> Iterator[str]:
+               max_tokens: int = 512, seed: int | None = None) -> Pieces:
         import httpx2
 
         self.check_model()

@@ -1,4 +1,11 @@
-from rag.answer.citations import attribute, best_quote, is_refusal, support
+from rag.answer import citations
+from rag.answer.citations import best_quote, support
+from rag.answer.refusal import declined as is_refusal
+from rag.language import Question
+
+
+def attribute(answer, passages, question=None):
+    return citations.attribute(answer, passages, Question.of(question) if question is not None else None)
 from rag.types import Hit
 
 

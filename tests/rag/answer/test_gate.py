@@ -1,6 +1,35 @@
-from rag.answer.gate import names_in, unknown_names
+from rag.answer import gate
+from rag.language import Question
+
 
 KNOWN = {"transformer", "q4_k_m", "llama.cpp", "温度", "论文"}
+
+
+class Index:
+    """A keyword index holding the tokens `occurs` accepts, in the chunk shares `shares` gives (none: unknown)."""
+
+    def __init__(self, occurs, shares=None):
+        self.occurs, self.shares = occurs, shares or (lambda tokens: {})
+
+    def keyword_search(self, tokens, k):
+        return [(1, 1.0)] if self.occurs(tokens) else []
+
+    def starts_compound(self, token):
+        return False
+
+    def chunk_counts(self, tokens):
+        return {t: round(share * 100) for t, share in self.shares(tokens).items()}
+
+    def chunk_count(self):
+        return 100
+
+
+def unknown_names(question, occurs, retrieved="", shares=None):
+    return gate.unknown_names(Question.of(question), Index(occurs, shares), retrieved)
+
+
+def names_in(question):
+    return gate.names_in(Question.of(question))
 
 
 def occurs(tokens):

@@ -1,4 +1,5 @@
-from rag.answer.prompt import REMINDER_EN, REMINDER_ZH, asks_in_chinese, build_messages, passage_body
+from rag.answer.prompt import build_messages, passage_body
+from rag.language import REMINDER_EN, REMINDER_ZH, Question, asks_in_chinese, refusal_text
 from rag.types import Hit
 
 
@@ -31,7 +32,7 @@ def test_text_and_tables_without_a_header_go_in_unchanged():
 
 def test_the_prompt_carries_the_rendered_rows_under_the_passage_header():
     hit = _hit("术语 | English | 解释\n分词器 | Tokenizer | 把文本切成 token", rows=(3, 3), sheet="术语")
-    messages, used = build_messages("分词器是什么？", [hit], count_tokens=len, n_ctx=4096, max_tokens=256)
+    messages, used = build_messages(Question.of("分词器是什么？"), [hit], count_tokens=len, n_ctx=4096, max_tokens=256)
     assert used == [hit]
     assert "[1] 来源：glossary.xlsx，术语, row 3\n术语：分词器；English：Tokenizer；解释：把文本切成 token" \
         in messages[-1]["content"]
@@ -40,7 +41,7 @@ def test_the_prompt_carries_the_rendered_rows_under_the_passage_header():
 def test_passages_keep_their_rank_numbers_but_the_best_sits_next_to_the_question():
     hits = [Hit(text=f"第 {n} 名的段落", source=f"/kb/{n}.md", page=None, sheet=None, rows=None, heading=None,
                 score=1.0 / n, chunk_id=n) for n in (1, 2, 3)]
-    messages, used = build_messages("问题？", hits, count_tokens=len, n_ctx=4096, max_tokens=256)
+    messages, used = build_messages(Question.of("问题？"), hits, count_tokens=len, n_ctx=4096, max_tokens=256)
     assert used == hits  # [n] still maps to the n-th best hit
     content = messages[-1]["content"]
     order = [content.index(f"[{n}] 来源：{n}.md") for n in (3, 2, 1)]
@@ -50,16 +51,17 @@ def test_passages_keep_their_rank_numbers_but_the_best_sits_next_to_the_question
 
 
 def test_one_rule_decides_the_language_of_everything_said_back():
-    from rag.api import refusal_for
     from rag.answer.citations import quote_answer
 
     hit = _hit("温度控制随机程度。温度越低，回答越确定。")
     english, chinese = "What does a lower 温度 do?", "Q4_K_M 是什么？"
     assert not asks_in_chinese(english) and asks_in_chinese(chinese)
-    assert refusal_for(english).startswith("The documents")
+    english, chinese = Question.of(english), Question.of(chinese)
+    assert not english.chinese and chinese.chinese  # decided once, carried by the question
+    assert refusal_text(english).startswith("The documents")
     assert quote_answer(english, [hit])[0].startswith("From the documents")
     messages, _ = build_messages(english, [hit], count_tokens=len, n_ctx=4096, max_tokens=256)
     assert messages[-1]["content"].endswith(REMINDER_EN)
-    assert refusal_for(chinese).startswith("资料中")
+    assert refusal_text(chinese).startswith("资料中")
     messages, _ = build_messages(chinese, [hit], count_tokens=len, n_ctx=4096, max_tokens=256)
     assert messages[-1]["content"].endswith(REMINDER_ZH)
