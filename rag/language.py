@@ -1,6 +1,10 @@
-"""Keyword tokens for the BM25 index: jieba words for Chinese, lower-cased word tokens for everything else.
+"""Everything that depends on the language, in one place: the character classes, the keyword tokens, the
+question's language (decided once, in `Question.of`), the one entry to jieba, and every string said back to
+the user in Chinese or English. Ingest keeps its own two classes (`ingest.chunking`, `ingest.loaders.pdftext`)
+because it sits below `rag` and cannot import it; they serve layout and token estimates, not these rules.
 
-The store's FTS5 table is told to split only on spaces (see `rag.store.store`), so the tokens made here are the
+Keyword tokens for the BM25 index are jieba words for Chinese, lower-cased word tokens for everything else. The
+store's FTS5 table is told to split only on spaces (see `rag.store.store`), so the tokens made here are the
 tokens BM25 scores: no second tokenizer re-splits "温度参数" or "top-p" behind our back.
 
 Trade-offs:
