@@ -63,7 +63,8 @@ class EmbeddingCache:
 
 def export_project_vectors(kb_dir: Path, cache: Path, model_path: str) -> None:
     """The vectors a project KB holds, keyed by the text its embedder saw (`rag.store.indexer.embed_text`)."""
-    db = sqlite3.connect(kb_dir / kbdb.DB_FILE)
+    data = kb_dir / kbdb.read_config(kb_dir).data_dir  # "." until a rebuild or an import moved the live data
+    db = sqlite3.connect(f"file:{data / kbdb.DB_FILE}?mode=ro", uri=True)
     ids = [cid for (cid,) in db.execute("SELECT id FROM chunks")]
     chunks, vectors, titles = kbdb.load_chunks(db, ids), kbdb.known_vectors(db, ids), dict(kbdb.titles(db))
     db.close()
