@@ -142,7 +142,9 @@ def main() -> None:
     from ingest.loaders import SUPPORTED_SUFFIXES
 
     work = args.work / "capture"
-    base = Settings.load()
+    # One parse worker: with several, files are stored in completion order, so chunk ids (which break ties
+    # between equal scores) would differ from run to run.
+    base = Settings.load().replace(workers=1)
     real = KnowledgeBase(settings=base)
     cache = EmbeddingCache(args.work / "embeddings.sqlite", f"{base.embedding_model}|rag")
     embedder = CachedEmbedder(real.embedder, cache)
