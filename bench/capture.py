@@ -155,7 +155,12 @@ def main() -> None:
             if folder not in built:
                 kb_dir = built[folder] = work / f"kb-{len(built)}"
                 shutil.rmtree(kb_dir, ignore_errors=True)
-                files = [p for p in sorted(folder.rglob("*")) if p.suffix.lower() in SUPPORTED_SUFFIXES]
+                # Chunk ids hash the file's path, and ids break ties between equal scores: ingest copies at
+                # one path, so that captures from two checkouts of the repo compare.
+                docs = work / "docs" / f"kb-{len(built) - 1}"
+                shutil.rmtree(docs, ignore_errors=True)
+                shutil.copytree(folder, docs)
+                files = [p for p in sorted(docs.rglob("*")) if p.suffix.lower() in SUPPORTED_SUFFIXES]
                 with KnowledgeBase(kb_dir, base.replace(kb=str(kb_dir)), embedder=embedder) as kb:
                     kb.add(files)
                     documents = [[Path(d.source).name, d.kind, d.pages, d.rows, d.chunks, d.title]
