@@ -97,7 +97,7 @@ def test_ui_becomes_the_streamlit_server_for_the_chosen_kb(runner, monkeypatch):
     assert "http://localhost:8600" in result.output and "my-kb" in result.output
     [(path, argv, env)] = calls
     assert path == sys.executable and argv[:4] == [sys.executable, "-m", "streamlit", "run"]
-    assert Path(argv[4]) == Path(__file__).resolve().parents[2] / "app" / "main.py"
+    assert Path(argv[4]) == Path(__file__).resolve().parents[3] / "app" / "main.py"
     assert {"--server.port=8600", "--server.address=127.0.0.1", "--server.maxUploadSize=12",
             "--server.headless=true"} <= set(argv)
     assert env["RAG_KB"] == "my-kb"
