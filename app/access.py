@@ -16,9 +16,9 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from time import sleep
 from collections.abc import Callable, Collection
 from pathlib import Path
+from time import sleep
 from typing import ParamSpec, TypeVar
 
 import streamlit as st

@@ -138,8 +138,8 @@ def main() -> None:
 
     from bench.embcache import EmbeddingCache
     from bench.quality_kb import CachedEmbedder
-    from rag import KnowledgeBase, Settings
     from ingest.loaders import SUPPORTED_SUFFIXES
+    from rag import KnowledgeBase, Settings
 
     work = args.work / "capture"
     # One parse worker: with several, files are stored in completion order, so chunk ids (which break ties

@@ -27,9 +27,9 @@ from bench.common import Clock
 
 class Project:
     def __init__(self, work: Path, every: int) -> None:
-        from rag.store import indexer
         from rag.api import KnowledgeBase
         from rag.settings import Settings
+        from rag.store import indexer
         from rag.store.store import Store
 
         self.kb_dir = work / "kb-project"

@@ -57,8 +57,8 @@ def make_queries(store, n: int, count: int) -> list[tuple[np.ndarray, str]]:
 
 def run_size(n: int, work: Path, queries: int, ann: bool) -> dict:
     from bench.search_ann import ann_compare, hybrid_with_exact
-    from rag.store import vectors
     from rag.retrieve.retriever import Retriever
+    from rag.store import vectors
     from rag.store.store import Store
 
     kb = work / f"search-{n}"

@@ -17,18 +17,19 @@ from pathlib import Path
 from ingest.limits import Limits
 from ingest.workers import ChunkSpec
 from rag.answer.pipeline import AnswerStream, answer
-from rag.store import layout
 from rag.errors import KBNotFound, RagError
-from rag.store.indexer import Indexer, Progress
-from rag.store.lock import Waiting
 from rag.language import Question
 from rag.models import Embedder, Generator, Reporting, Scorer
 from rag.retrieve.naming import NameIndex
 from rag.retrieve.rerank import rerank
 from rag.retrieve.retriever import Retriever
 from rag.settings import Settings
+from rag.store import layout
+from rag.store.indexer import Indexer, Progress
+from rag.store.lock import Waiting
 from rag.store.store import SCHEMA_VERSION, KBConfig, Store
 from rag.types import Answer, Document, Hit, IngestReport, LLMStatus
+
 
 def _describe(paths: list) -> str:
     names = ", ".join(str(p) for p in paths[:2])
@@ -59,8 +60,8 @@ class KnowledgeBase:
 
     def _load_embedder(self):
         if self._embedder is None:
-            from rag.models.embedder import SentenceTransformerEmbedder
             from rag.models.bundled import embedding_model_id, resolve_embedding_model
+            from rag.models.embedder import SentenceTransformerEmbedder
 
             name = resolve_embedding_model(self.settings.embedding_model, Path(self.settings.cache_dir))
             self._embedder = SentenceTransformerEmbedder(name, batch_size=self.settings.embed_batch_size,

@@ -37,8 +37,8 @@ def examine(settings: Settings, *, kb: str | None = None) -> Iterator[Part]:
 
 
 def _embedding(settings: Settings) -> Part:
-    from rag.models.embedder import SentenceTransformerEmbedder
     from rag.models.bundled import embedding_model_id, resolve_embedding_model
+    from rag.models.embedder import SentenceTransformerEmbedder
 
     path = None
     try:

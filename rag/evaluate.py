@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import ConfigError
 from rag.answer.gate import relevant
+from rag.errors import ConfigError
 
 _SPACE = re.compile(r"\s+")
 

@@ -14,7 +14,6 @@ from ingest.errors import UnsupportedFormat
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.types import Section
 
-
 Loader = Callable[[Path, Limits], Iterator[Section]]
 
 

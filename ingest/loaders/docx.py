@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.limits import DEFAULT_LIMITS, Limits
-from ingest.loaders.docx_package import W, Package, find, open_docx, to_int, val
+from ingest.loaders.docx_package import Package, W, find, open_docx, to_int, val
 from ingest.loaders.rows import bounded
 from ingest.types import CELL_SEPARATOR, Section
 

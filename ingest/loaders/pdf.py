@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import LoaderError, LoaderWarning, PasswordRequired
-from ingest.loaders.pdftext import garble_score, normalise
 from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.loaders.pdftext import garble_score, normalise
 from ingest.types import Section
 
 GARBLED = 0.05  # share of suspicious characters above which pypdf's page text is re-read with pdfminer

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from ingest.limits import Limits
 from ingest.errors import LoaderWarning
+from ingest.limits import Limits
 from ingest.types import CELL_SEPARATOR, Section
 
 HEADER_LOOKAHEAD = 10  # non-empty rows searched for the header

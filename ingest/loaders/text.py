@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ingest.errors import LoaderWarning
-from ingest.loaders.encoding import open_text
 from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.loaders.encoding import open_text
 from ingest.types import Section
 
 PARAGRAPH_GROUP_CHARS = 4000

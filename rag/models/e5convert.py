@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.models.e5tokenizer import tokenizer_json
 from rag.errors import ModelNotAvailable
+from rag.models.e5tokenizer import tokenizer_json
 
 SOURCE_NAME = "e5-small-q4.bin"
 SOURCE_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from rag.answer.prompt import passage_body
 from rag.errors import ModelNotAvailable
 from rag.models import Message
-from rag.answer.prompt import passage_body
 from rag.types import Hit
 
 DEPTH = 2

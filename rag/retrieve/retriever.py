@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rag.retrieve import naming
 from rag.language import Question
 from rag.models import Embedder
+from rag.retrieve import naming
 from rag.types import Hit
 
 RRF_K = 60

@@ -29,9 +29,9 @@ from dataclasses import replace as replace_field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rag.errors import ConfigError, KBNotFound, RagError
 from rag.store import kbdb, layout
 from rag.store.atomic import atomic_write, fsync_dir
-from rag.errors import ConfigError, KBNotFound, RagError
 from rag.store.indexer import file_sha256
 from rag.store.kbdb import CONFIG_FILE, DB_FILE
 from rag.store.lock import Waiting, WriteLock

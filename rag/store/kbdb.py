@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ingest.types import Chunk
-from rag.store.atomic import atomic_write_text
 from rag.errors import ConfigError
+from rag.store.atomic import atomic_write_text
 from rag.types import Document
 
 SCHEMA_VERSION = 1

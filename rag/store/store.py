@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from ingest.types import Chunk
-from rag.store import fts, kbdb, layout, vectors
 from rag.errors import ConfigError, EmbeddingMismatch, KBLocked, KBNotFound
+from rag.store import fts, kbdb, layout, vectors
 from rag.store.fts import fts_query
 from rag.store.kbdb import CONFIG_FILE, DB_FILE, SCHEMA_VERSION, KBConfig
 from rag.store.lock import Waiting, WriteLock

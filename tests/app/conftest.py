@@ -92,7 +92,7 @@ def ask(at: AppTest, question: str) -> AppTest:
 
 
 def go_to(at: AppTest, page: str) -> AppTest:
-    from app.sidebar import DOCUMENTS, CHAT
+    from app.sidebar import CHAT, DOCUMENTS
 
     at.sidebar.radio(key="page").set_value({"documents": DOCUMENTS, "chat": CHAT}[page]).run()
     assert not at.exception, [e.value for e in at.exception]

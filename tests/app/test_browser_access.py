@@ -18,8 +18,7 @@ import pytest
 from rag.api import KnowledgeBase
 from rag.settings import Settings
 from tests.app.conftest import DOCS
-from tests.app.test_browser import (ARTIFACTS, CHROMIUM_ARGS, Server, chromium, free_port, rag,
-                                    wait_until_healthy)
+from tests.app.test_browser import ARTIFACTS, CHROMIUM_ARGS, Server, chromium, free_port, rag, wait_until_healthy
 from tests.conftest import FakeEmbedder
 
 DOCUMENTS = "Documents · 文档"

@@ -186,8 +186,8 @@ def test_threads_starting_together_load_one_embedder(corpus, settings, fake_embe
     import threading
     import time
 
-    import rag.models.embedder
     import rag.models.bundled
+    import rag.models.embedder
 
     built = []
 

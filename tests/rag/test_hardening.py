@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag.store import kbdb
 from rag.api import KnowledgeBase
-from rag.store.backup import BadArchive, export_kb, import_kb
 from rag.errors import ConfigError
 from rag.settings import Settings
+from rag.store import kbdb
+from rag.store.backup import BadArchive, export_kb, import_kb
 from rag.store.store import Store
 from tests.conftest import FakeEmbedder
 

@@ -26,8 +26,8 @@ def make_backend(settings: "Settings", *, progress: bool = True) -> Backend:
         return ServerGenerator(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key,
                                timeout=settings.llm_timeout, retries=settings.llm_retries,
                                cache_dir=Path(settings.cache_dir))
-    from rag.models.llm.llama import LlamaGenerator
     from rag.models.bundled import resolve_llm_model
+    from rag.models.llm.llama import LlamaGenerator
 
     path = resolve_llm_model(settings.llm_model, Path(settings.cache_dir), progress=progress)
     return LlamaGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, repack=settings.llm_repack,

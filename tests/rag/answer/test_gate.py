@@ -1,7 +1,6 @@
 from rag.answer import gate
 from rag.language import Question
 
-
 KNOWN = {"transformer", "q4_k_m", "llama.cpp", "温度", "论文"}
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.models import bundled as models
 from rag.errors import ConfigError, ModelNotAvailable
+from rag.models import bundled as models
 
 
 def _parts(tmp_path: Path, chunks: list[bytes]) -> tuple[list[Path], str, int]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.errors import ModelNotAvailable
 from rag.models import e5convert
 from rag.models.e5tokenizer import compile_charsmap
-from rag.errors import ModelNotAvailable
 
 TEXTS = [
     "什么是检索增强生成？",

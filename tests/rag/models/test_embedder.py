@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.models.embedder import SentenceTransformerEmbedder
 from rag.errors import ConfigError, ModelNotAvailable
+from rag.models.embedder import SentenceTransformerEmbedder
 
 
 class _StandIn:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ingest.types import Chunk
 from rag.api import KnowledgeBase
-from rag.store.indexer import embed_text
 from rag.settings import Settings
+from rag.store.indexer import embed_text
 
 
 def chunk(text: str, **locator) -> Chunk:

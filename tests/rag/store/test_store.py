@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ingest.types import Chunk, chunk_id
-from rag.store import vectors
 from rag.errors import ConfigError, EmbeddingMismatch, KBLocked, KBNotFound
 from rag.language import query_tokens, tokenize
+from rag.store import vectors
 from rag.store.store import SCHEMA_VERSION, KBConfig, Store, fts_query
 from rag.types import Document
 

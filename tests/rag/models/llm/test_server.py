@@ -290,8 +290,8 @@ class Scoring(http.server.BaseHTTPRequestHandler):
 def test_through_a_server_that_scores_prompts_the_score_is_the_in_process_one(tmp_path):
     from llama_cpp import Llama
 
-    from rag.models.llm.llama import LlamaGenerator, extra_buffer_types
     from rag.models.bundled import resolve_llm_model
+    from rag.models.llm.llama import LlamaGenerator, extra_buffer_types
     from rag.retrieve.rerank import question_prompt
     from rag.settings import Settings
     from rag.types import Hit
