@@ -89,11 +89,14 @@ def kind_of(q) -> str:
     return "out" if not q.answerable else ("zh" if asks_in_chinese(q.question) else "en")
 
 
-def is_table(q) -> bool:
-    return q.source.endswith(TABLE_SUFFIXES) or any(w in q.locator.lower() for w in ("表", "table", "row", "行"))
+def tables(path: Path) -> set[str]:
+    """The ids of the questions whose gold answer sits in a table: a sheet, a CSV, or a table of a page."""
+    raw = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return {r["id"] for r in raw if r.get("source", "").endswith(TABLE_SUFFIXES)
+            or any(w in r.get("locator", "").lower() for w in ("表", "table", "row", "行"))}
 
 
-def ask_all(kb, questions, model: Recorded) -> list[Row]:
+def ask_all(kb, questions, model: Recorded, table_ids: set[str]) -> list[Row]:
     from rag.answer.citations import invented_numbers
     from rag.evaluate import answer_correct, holds_evidence
 
@@ -103,7 +106,7 @@ def ask_all(kb, questions, model: Recorded) -> list[Row]:
         rank = next((i for i, h in enumerate(hits, 1) if holds_evidence(q, h.text, h.source)), None)
         answer = kb.ask(q.question)
         unsupported = sorted(invented_numbers(answer.text, answer.citations, q.question)) if answer.citations else []
-        rows.append(Row(q.id, kind_of(q), is_table(q), rank, answer.refused,
+        rows.append(Row(q.id, kind_of(q), q.id in table_ids, rank, answer.refused,
                         q.answerable and not answer.refused and answer_correct(q, answer.text),
                         bool(answer.citations), [holds_evidence(q, c.text, c.source) for c in answer.citations],
                         unsupported, answer.text))
@@ -155,8 +158,9 @@ def main() -> None:
 
     work = args.work / "real-docs"
     work.mkdir(parents=True, exist_ok=True)
-    files = [(SHARED / "corpus" / line.strip()).resolve() for line in (REAL / "FILES.txt").read_text("utf-8").splitlines()
-             if line.strip() and not line.startswith("#")]
+    listed = (REAL / "FILES.txt").read_text("utf-8").splitlines()
+    # Resolved, since chunk ids hash the path: from another checkout the same files must be the same chunks.
+    files = [(SHARED / "corpus" / line.strip()).resolve() for line in listed if line.strip() and line[0] != "#"]
     questions = load_questions(REAL / f"{args.set}.jsonl")
     base = Settings.load().replace(workers=1)
     real = KnowledgeBase(settings=base)
@@ -170,7 +174,7 @@ def main() -> None:
         failed = ", ".join(Path(p).name for p, _ in report.failed)
         print(f"{len(report.added)} files, {sum(d.chunks for d in kb.documents())} chunks"
               + (f"; failed: {failed}" if failed else ""), flush=True)
-        rows = ask_all(kb, questions, model)
+        rows = ask_all(kb, questions, model, tables(REAL / f"{args.set}.jsonl"))
     cache.close()
     (work / f"{args.set}-answers.json").write_text(
         json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1), encoding="utf-8")
