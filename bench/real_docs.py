@@ -81,6 +81,7 @@ class Row:
     precise: list[bool]
     unsupported: list[str]
     answer: str
+    draft: str  # the model's text before the checks
 
 
 def kind_of(q) -> str:
@@ -109,7 +110,7 @@ def ask_all(kb, questions, model: Recorded, table_ids: set[str]) -> list[Row]:
         rows.append(Row(q.id, kind_of(q), q.id in table_ids, rank, answer.refused,
                         q.answerable and not answer.refused and answer_correct(q, answer.text),
                         bool(answer.citations), [holds_evidence(q, c.text, c.source) for c in answer.citations],
-                        unsupported, answer.text))
+                        unsupported, answer.text, answer.draft))
         model.save()
         print(f"  {n}/{len(questions)} {q.id} {'refused' if answer.refused else 'answered'}: {answer.text[:60]!r}",
               flush=True)

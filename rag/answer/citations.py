@@ -117,7 +117,12 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
             kept = _held_by_terms(content, anchor_sets, cited)
         return kept
 
-    text, quotes = _per_sentence(text, len(passages), checked)
+    def holds_numbers(content: str, kept: list[int]) -> bool:
+        return not unsupported_numbers(content, [passages[n - 1] for n in kept] or passages, asked)
+
+    text, quotes = _per_sentence(text, len(passages), checked, holds_numbers)
+    if not text:
+        return text, []
     if not quotes:
         scores = [support(text, p.text, echo) for p in passages]
         best = max(range(len(passages)), key=lambda i: scores[i]) + 1
@@ -156,9 +161,10 @@ def quote_answer(question: Question, passages: list[Hit]) -> tuple[str, list[Cit
     return text, [_citation(number, passages[number - 1], [best])]
 
 
-def _per_sentence(text: str, count: int, checked) -> tuple[str, dict[int, list[str]]]:
+def _per_sentence(text: str, count: int, checked, holds=None) -> tuple[str, dict[int, list[str]]]:
     """Rewrite each sentence with the markers `checked(content, cited)` keeps (None: a bare marker run, dropped),
-    and collect, per kept passage number, the sentences that cite it."""
+    and collect, per kept passage number, the sentences that cite it. A sentence that `holds(content, kept)`
+    rejects is left out: it states a number its passages do not."""
     sentences: list[tuple[str, list[int]]] = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
@@ -179,6 +185,8 @@ def _per_sentence(text: str, count: int, checked) -> tuple[str, dict[int, list[s
             continue  # a small model can loop, writing one sentence again until max_tokens: show it once
         seen.add(key)
         kept = checked(content, list(dict.fromkeys(cited)))
+        if holds and not holds(content, kept or []):
+            continue
         out.append(_with_markers(content, kept or []))
         for n in kept or []:
             quotes.setdefault(n, []).append(content)
@@ -241,8 +249,52 @@ _NUMBER = re.compile(r"(?<![0-9.])[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+(?![a-z]))?(?![
 _THOUSANDS = re.compile(r"(?<=[0-9])[,，](?=[0-9]{3}(?![0-9]))")
 
 
+# "a × b = c": a result the answer computes from numbers it states, shown with its working.
+_ARITHMETIC = re.compile(r"((?:[0-9]+(?:\.[0-9]+)?\s*[-+×xX*/÷]\s*)+[0-9]+(?:\.[0-9]+)?)\s*(?:[=＝]|等于)\s*"
+                         r"([0-9]+(?:\.[0-9]+)?)")
+
+
+def _canonical(number: str) -> str:
+    """One spelling per value: "4.0" is "4", "08" is "8", "1e-4" is "0.0001"."""
+    if "e" in number.lower():
+        return repr(float(number))
+    if "." in number:
+        number = number.rstrip("0").rstrip(".")
+    return number.lstrip("0") or "0"
+
+
 def _numbers_in(text: str) -> set[str]:
-    return set(_NUMBER.findall(_THOUSANDS.sub("", text)))
+    return {_canonical(n) for n in _NUMBER.findall(_THOUSANDS.sub("", text))}
+
+
+def _computed(text: str) -> set[str]:
+    """Results of arithmetic the text shows ("800 × 3 = 2400"), when the arithmetic is right."""
+    results = set()
+    for left, right in _ARITHMETIC.findall(_THOUSANDS.sub("", text)):
+        value = _evaluate(left)
+        if value is not None and abs(value - float(right)) <= 0.01 * abs(float(right)) + 1e-9:
+            results.add(_canonical(right))
+    return results
+
+
+def _evaluate(expression: str) -> float | None:
+    """The value of "a op b op c" with + - × ÷ (times and division first); None on division by zero."""
+    tokens = re.findall(r"[0-9]+(?:\.[0-9]+)?|[-+×xX*/÷]", expression)
+    terms = [float(tokens[0])]
+    for op, number in zip(tokens[1::2], tokens[2::2]):
+        if op in "×xX*÷/":
+            if op in "÷/" and float(number) == 0:
+                return None
+            terms[-1] = terms[-1] / float(number) if op in "÷/" else terms[-1] * float(number)
+        else:
+            terms.append(float(number) if op == "+" else -float(number))
+    return sum(terms)
+
+
+def unsupported_numbers(sentence: str, passages: list[Hit], question: str = "") -> set[str]:
+    """Numbers the sentence states that none of `passages` holds, nor the question, nor the sentence's own
+    shown arithmetic: a price, a date or a table cell the model made up or read from the wrong cell."""
+    return invented_numbers(sentence, passages, question) - _computed(_MARKER.sub("", sentence))
 
 
 def invented_numbers(answer: str, passages: list[Hit], question: str = "") -> set[str]:

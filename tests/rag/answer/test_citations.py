@@ -2,11 +2,11 @@ from rag.answer import citations
 from rag.answer.citations import best_quote, support
 from rag.answer.refusal import declined as is_refusal
 from rag.language import Question
+from rag.types import Hit
 
 
 def attribute(answer, passages, question=None):
     return citations.attribute(answer, passages, Question.of(question) if question is not None else None)
-from rag.types import Hit
 
 
 def hit(text: str, n: int) -> Hit:
@@ -217,3 +217,27 @@ def test_an_answer_that_only_echoes_the_question_is_replaced_by_the_passage_sent
 def test_a_marker_cut_off_by_the_token_limit_is_dropped():
     text, cites = attribute("温度越低，输出越确定 [1]。" + "".join(f" [{n}]" for n in range(2, 40)) + " [4", PASSAGES)
     assert text == "温度越低，输出越确定 [1]。" and [c.number for c in cites] == [1]
+
+
+FEES = [hit("检测项目 | 方法 | 周期\n林奇综合征基因检测 | 高通量测序 | 15 个工作日", 1),
+        hit("职务 | 住宿（元/天）\n员工 | 500\n经理 | 800", 2)]
+
+
+def test_a_sentence_stating_a_number_its_passage_lacks_is_dropped():
+    # A fee no document states, cited to the row that names the test: a cited wrong number is worse than none.
+    text, cites = attribute("林奇综合征基因检测的收费是 1500 元 [1]。", FEES)
+    assert (text, cites) == ("", [])
+    text, cites = attribute("林奇综合征基因检测用高通量测序 [1]。收费是 1500 元 [1]。", FEES)
+    assert "1500" not in text and "高通量测序" in text and [c.number for c in cites] == [1]
+
+
+def test_numbers_the_passage_or_the_question_holds_or_the_answer_computes_are_kept():
+    text, cites = attribute("经理住宿标准是 800 元/天 [2]。", FEES)
+    assert "800" in text and [c.number for c in cites] == [2]
+    # Shown arithmetic from cited numbers is the answer's own: 800 × 3 = 2400.
+    text, _ = attribute("经理住宿标准是 800 元/天，出差 3 天共 800 × 3 = 2400 元 [2]。", FEES, "经理出差 3 天住宿能报多少？")
+    assert "2400" in text
+    # Wrong arithmetic is not.
+    assert "2500" not in attribute("经理出差 3 天共 800 × 3 = 2500 元 [2]。", FEES, "经理出差 3 天住宿能报多少？")[0]
+    # "15.0" and "15" are one value.
+    assert "15.0" in attribute("检测周期是 15.0 个工作日 [1]。", FEES)[0]
