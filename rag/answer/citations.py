@@ -20,6 +20,7 @@ import math
 import re
 
 from ingest.chunking import split_sentences
+from rag.answer.cells import look_up
 from rag.answer.refusal import declined
 from rag.language import CJK_BLOCK, Question, quote_label
 from rag.types import Citation, Hit
@@ -117,10 +118,15 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
             kept = _held_by_terms(content, anchor_sets, cited)
         return kept
 
-    def holds_numbers(content: str, kept: list[int]) -> bool:
-        return not unsupported_numbers(content, [passages[n - 1] for n in kept] or passages, asked)
+    def revise(content: str, kept: list[int]) -> str | None:
+        cited = [passages[n - 1] for n in kept] or passages  # uncited: the answer-level check below cites one
+        for passage in cited:
+            if (looked_up := look_up(content, asked, passage.text, text)) != content:
+                content = looked_up
+                break
+        return None if unsupported_numbers(content, cited, asked) else content
 
-    text, quotes = _per_sentence(text, len(passages), checked, holds_numbers)
+    text, quotes = _per_sentence(text, len(passages), checked, revise)
     if not text:
         return text, []
     if not quotes:
@@ -161,10 +167,11 @@ def quote_answer(question: Question, passages: list[Hit]) -> tuple[str, list[Cit
     return text, [_citation(number, passages[number - 1], [best])]
 
 
-def _per_sentence(text: str, count: int, checked, holds=None) -> tuple[str, dict[int, list[str]]]:
+def _per_sentence(text: str, count: int, checked, revise=None) -> tuple[str, dict[int, list[str]]]:
     """Rewrite each sentence with the markers `checked(content, cited)` keeps (None: a bare marker run, dropped),
-    and collect, per kept passage number, the sentences that cite it. A sentence that `holds(content, kept)`
-    rejects is left out: it states a number its passages do not."""
+    and collect, per kept passage number, the sentences that cite it. `revise(content, kept)` may correct a
+    sentence (a table cell read from the wrong column) or reject it (None: it states a number its passages
+    do not hold), and then it is left out."""
     sentences: list[tuple[str, list[int]]] = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
@@ -185,7 +192,7 @@ def _per_sentence(text: str, count: int, checked, holds=None) -> tuple[str, dict
             continue  # a small model can loop, writing one sentence again until max_tokens: show it once
         seen.add(key)
         kept = checked(content, list(dict.fromkeys(cited)))
-        if holds and not holds(content, kept or []):
+        if revise and (content := revise(content, kept or [])) is None:
             continue
         out.append(_with_markers(content, kept or []))
         for n in kept or []:
