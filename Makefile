@@ -43,7 +43,7 @@ test: setup
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
 
-# Benchmarks: each script prints a table and rewrites its section of BENCHMARKS.md. About an hour on 2 cores;
+# Benchmarks: each script prints a table and rewrites its section of BENCHMARKS.md. About 1.5 hours on 2 cores;
 # `make bench BENCH_ARGS=--quick` is a smoke run of about 10 minutes. langchain-huggingface goes in with --no-deps:
 # it pins huggingface-hub<2, which would downgrade the hub library that transformers and sentence-transformers use.
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -58,6 +58,7 @@ bench: $(BENCH_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.search $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.answer $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality $(BENCH_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.real_docs --set test $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.llm_backends $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.reliability $(BENCH_ARGS)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.loader_abuse $(BENCH_ARGS)

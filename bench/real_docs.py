@@ -11,7 +11,7 @@ The model's drafts and re-ranking scores are kept by their exact input in the wo
 after a change that leaves the prompt alone replays them and takes a minute; a changed prompt is answered
 afresh (`--fresh` ignores the cache).
 
-    python -m bench.real_docs [--set dev] [--no-write] [--fresh]
+    python -m bench.real_docs [--set dev] [--no-write] [--fresh] [--quick]
 """
 
 from __future__ import annotations
@@ -147,6 +147,7 @@ def main() -> None:
     parser.add_argument("--set", default="dev", help="which data/eval/real/SET.jsonl (default dev)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--fresh", action="store_true", help="ignore the cached drafts and scores")
+    parser.add_argument("--quick", action="store_true", help="smoke run: the first 12 questions")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     require_offline_env()
@@ -162,7 +163,7 @@ def main() -> None:
     listed = (REAL / "FILES.txt").read_text("utf-8").splitlines()
     # Resolved, since chunk ids hash the path: from another checkout the same files must be the same chunks.
     files = [(SHARED / "corpus" / line.strip()).resolve() for line in listed if line.strip() and line[0] != "#"]
-    questions = load_questions(REAL / f"{args.set}.jsonl")
+    questions = load_questions(REAL / f"{args.set}.jsonl")[:12 if args.quick else None]
     base = Settings.load().replace(workers=1)
     real = KnowledgeBase(settings=base)
     cache = EmbeddingCache(args.work / "embeddings.sqlite", f"{base.embedding_model}|rag")
@@ -185,7 +186,7 @@ def main() -> None:
                 f"(data/eval/real/FILES.txt), {len(questions)} questions written blind "
                 f"(data/eval/real/{args.set}.jsonl). Model calls: {model.generated} drafts generated, "
                 f"{model.replayed} replayed from the cache.\n\n| | |\n|---|---|\n{table}\n")
-    publish(f"real_docs_{args.set}", markdown, write=not args.no_write)
+    publish(f"real_docs_{args.set}", markdown, write=not (args.no_write or args.quick))
 
 
 if __name__ == "__main__":
