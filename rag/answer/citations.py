@@ -130,9 +130,11 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
     if not text:
         return text, []
     if not quotes:
+        # Only a passage that holds the answer's numbers may be cited for it as a whole.
+        holding = [i for i, p in enumerate(passages) if not unsupported_numbers(text, [p], asked)]
         scores = [support(text, p.text, echo) for p in passages]
-        best = max(range(len(passages)), key=lambda i: scores[i]) + 1
-        if scores[best - 1] < GROUNDED:
+        best = max(holding, key=lambda i: scores[i], default=0) + 1
+        if not holding or scores[best - 1] < GROUNDED:
             return text, []
         text = _with_markers(text, [best])
         quotes[best] = [text]

@@ -241,3 +241,10 @@ def test_numbers_the_passage_or_the_question_holds_or_the_answer_computes_are_ke
     assert "2500" not in attribute("经理出差 3 天共 800 × 3 = 2500 元 [2]。", FEES, "经理出差 3 天住宿能报多少？")[0]
     # "15.0" and "15" are one value.
     assert "15.0" in attribute("检测周期是 15.0 个工作日 [1]。", FEES)[0]
+
+
+def test_an_uncited_answer_is_cited_only_to_a_passage_that_holds_its_numbers():
+    # "800" is in the second passage only: the answer may not borrow the first passage's better wording.
+    text, cites = attribute("林奇综合征基因检测住宿 800 元", FEES)
+    assert [c.number for c in cites] in ([2], [])
+    assert all("800" in c.text for c in cites)
