@@ -49,17 +49,13 @@ def table_of(text: str) -> tuple[list[str], list[list[str]]] | None:
 
 def pointed_cell(question: str, text: str) -> str | None:
     """The number in the one cell the question names by its row and its column, if exactly one fits best."""
-    found = _pointed(question, text)
+    table = table_of(text)
+    found = _pointed(_grams(question), *table) if table else None
     return found[0] if found else None
 
 
-def _pointed(question: str, text: str) -> tuple[str, int] | None:
-    """The pointed-at cell's number and its column."""
-    table = table_of(text)
-    if table is None:
-        return None
-    header, rows = table
-    asked = _grams(question)
+def _pointed(asked: set[str], header: list[str], rows: list[list[str]]) -> tuple[str, int] | None:
+    """The number and the column of the cell the question's grams `asked` point at."""
     best, values, columns = 0, set(), set()
     for row in rows:
         named = [_grams(c) & asked for c in row if c and _value(c) is None]
@@ -82,19 +78,19 @@ def _pointed(question: str, text: str) -> tuple[str, int] | None:
 def look_up(sentence: str, question: str, passage: str, answer: str = "") -> str:
     """The sentence with a number read from the wrong cell of `passage` replaced by the pointed-at cell's. Not
     when the whole `answer` names a row the question does not: it is about that row on purpose ("Q8_0 是…")."""
-    pointed = _pointed(question, passage)
+    table = table_of(passage)
+    asked = _grams(question)
+    pointed = _pointed(asked, *table) if table else None
     if pointed is None:
         return sentence
     cell, column = pointed
-    header, rows = table_of(passage)
-    asked = _grams(question)
+    header, rows = table
     if any(len(c) >= 2 and c in answer and not _grams(c) <= asked for row in rows for c in row if _value(c) is None):
         return sentence
     said = _grams(sentence)
     if any(len(_grams(h) & said) > len(_grams(header[column]) & said) for h in header):
         return sentence  # the sentence names another column ("一线城市…：300" when the question asks for 三线)
-    table = header, rows
-    cells = {v for row in table[1] for c in row if (v := _value(c))}
+    cells = {v for row in rows for c in row if (v := _value(c))}
     given = {n.replace(",", "") for n in _NUMBER.findall(question)}
     read = [m for m in _NUMBER.finditer(sentence) if (n := m.group(0).replace(",", "")) in cells and n not in given]
     if len(read) != 1 or read[0].group(0).replace(",", "") == cell:
