@@ -20,7 +20,8 @@ import math
 import re
 
 from ingest.chunking import split_sentences
-from rag.answer.cells import look_up
+from rag.answer.cells import borrowed_row, look_up
+from rag.answer.facts import invented_names, invented_numbers, unsupported_numbers
 from rag.answer.refusal import declined
 from rag.language import CJK_BLOCK, Question, quote_label
 from rag.types import Citation, Hit
@@ -94,7 +95,8 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
         return quote_answer(question, passages)
     anchor_sets = [_anchors(p.text) for p in passages]
     if _cross_lingual(text, passages):
-        if invented_numbers(text, passages, asked):
+        bare = _MARKER.sub("", text)
+        if invented_numbers(bare, passages, asked) or invented_names(bare, passages, asked):
             return text, []
         return _cross_lingual_markers(text, passages, anchor_sets)
 
@@ -115,7 +117,7 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
         if not kept and len(_without_echo(_bigrams(content), echo)) >= 3 and scores[best - 1] >= SUPPORT:
             kept = [best]
         if not kept:
-            kept = _held_by_terms(content, anchor_sets, cited)
+            kept = _held_by_terms(content, anchor_sets, cited, asked)
         return kept
 
     def revise(content: str, kept: list[int]) -> str | None:
@@ -124,7 +126,10 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
             if (looked_up := look_up(content, asked, passage.text, text)) != content:
                 content = looked_up
                 break
-        return None if unsupported_numbers(content, cited, asked) else content
+        if (unsupported_numbers(content, cited, asked) or invented_names(content, cited, asked)
+                or borrowed_row(content, asked, [p.text for p in cited])):
+            return None
+        return content
 
     text, quotes = _per_sentence(text, len(passages), checked, revise)
     if not text:
@@ -140,6 +145,11 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
         quotes[best] = [text]
     citations = [_citation(n, passages[n - 1], quotes[n]) for n in quotes]
     return text, citations
+
+
+def without_markers(text: str) -> str:
+    """The answer's text without its [n] markers, whose digits are not claims."""
+    return _MARKER.sub("", text)
 
 
 def restates_question(answer: str, question: str) -> bool:
@@ -239,78 +249,23 @@ def _anchor_fit(sentence: str, anchor_sets: list[set[str]], *, terms_only: bool 
     return [sum(w for a, w in weights.items() if a in s) / total for s in anchor_sets]
 
 
-def _held_by_terms(sentence: str, anchor_sets: list[set[str]], cited: list[int]) -> list[int]:
+def _held_by_terms(sentence: str, anchor_sets: list[set[str]], cited: list[int], asked: str = "") -> list[int]:
     """For an English sentence, the passage that holds all of its terms, when there are two or more ("Q6_K",
-    "6.56"): over a glossary row in Chinese it shares the facts but hardly a bigram of the wording. The model's
-    own marker wins among passages that hold them all. Not for Chinese sentences, where overlap does judge: "Mistral
-    7B 预训练用了 8192 token" holds the terms of a models.csv row whose 8192 is the context length."""
-    terms = _anchors(sentence, terms_only=True)
-    if len(terms) < 2 or _cjk_share(sentence) >= 0.5:
+    "6.56"), or else all of its own, the terms the question did not bring ("150" in "berries have 150 calories
+    per portion"): over a table row in Chinese, or one the question words differently, it shares the facts but
+    hardly a bigram of the wording. The model's own marker wins among passages that hold them; else the
+    top-ranked one. Not for Chinese sentences, where overlap does judge: "Mistral 7B 预训练用了 8192 token"
+    holds the terms of a models.csv row whose 8192 is the context length."""
+    if _cjk_share(sentence) >= 0.5:
         return []
-    holding = [i for i, s in enumerate(anchor_sets) if terms <= s]
+    terms = _anchors(sentence, terms_only=True)
+    own = terms - _anchors(asked, terms_only=True)
+    holding = [i for i, s in enumerate(anchor_sets) if terms <= s] if len(terms) >= 2 else []
+    if not holding and own:
+        holding = [i for i, s in enumerate(anchor_sets) if own <= s]
     if not holding:
         return []
     return [next((n for n in cited if n - 1 in holding), holding[0] + 1)]
-
-
-# "1e-4" is one number, not a 1 and a 4 that any passage holds: a learning rate from the model's memory.
-_NUMBER = re.compile(r"(?<![0-9.])[0-9]+(?:\.[0-9]+)?(?:e-?[0-9]+(?![a-z]))?(?![0-9])", re.IGNORECASE)
-_THOUSANDS = re.compile(r"(?<=[0-9])[,，](?=[0-9]{3}(?![0-9]))")
-
-
-# "a × b = c": a result the answer computes from numbers it states, shown with its working.
-_ARITHMETIC = re.compile(r"((?:[0-9]+(?:\.[0-9]+)?\s*[-+×xX*/÷]\s*)+[0-9]+(?:\.[0-9]+)?)\s*(?:[=＝]|等于)\s*"
-                         r"([0-9]+(?:\.[0-9]+)?)")
-
-
-def _canonical(number: str) -> str:
-    """One spelling per value: "4.0" is "4", "08" is "8", "1e-4" is "0.0001"."""
-    if "e" in number.lower():
-        return repr(float(number))
-    if "." in number:
-        number = number.rstrip("0").rstrip(".")
-    return number.lstrip("0") or "0"
-
-
-def _numbers_in(text: str) -> set[str]:
-    return {_canonical(n) for n in _NUMBER.findall(_THOUSANDS.sub("", text))}
-
-
-def _computed(text: str) -> set[str]:
-    """Results of arithmetic the text shows ("800 × 3 = 2400"), when the arithmetic is right."""
-    results = set()
-    for left, right in _ARITHMETIC.findall(_THOUSANDS.sub("", text)):
-        value = _evaluate(left)
-        if value is not None and abs(value - float(right)) <= 0.01 * abs(float(right)) + 1e-9:
-            results.add(_canonical(right))
-    return results
-
-
-def _evaluate(expression: str) -> float | None:
-    """The value of "a op b op c" with + - × ÷ (times and division first); None on division by zero."""
-    tokens = re.findall(r"[0-9]+(?:\.[0-9]+)?|[-+×xX*/÷]", expression)
-    terms = [float(tokens[0])]
-    for op, number in zip(tokens[1::2], tokens[2::2]):
-        if op in "×xX*÷/":
-            if op in "÷/" and float(number) == 0:
-                return None
-            terms[-1] = terms[-1] / float(number) if op in "÷/" else terms[-1] * float(number)
-        else:
-            terms.append(float(number) if op == "+" else -float(number))
-    return sum(terms)
-
-
-def unsupported_numbers(sentence: str, passages: list[Hit], question: str = "") -> set[str]:
-    """Numbers the sentence states that none of `passages` holds, nor the question, nor the sentence's own
-    shown arithmetic: a price, a date or a table cell the model made up or read from the wrong cell."""
-    return invented_numbers(sentence, passages, question) - _computed(_MARKER.sub("", sentence))
-
-
-def invented_numbers(answer: str, passages: list[Hit], question: str = "") -> set[str]:
-    """Numbers the answer states that neither a passage nor the question contains. Across scripts this is the
-    one check of substance there is: "around 100 epochs" over Chinese passages that give no epoch count."""
-    stated = _numbers_in(_MARKER.sub("", answer))
-    return stated - _numbers_in(question) - set().union(*(_numbers_in(p.text) for p in passages))
 
 
 def _cross_lingual_markers(text: str, passages: list[Hit], anchor_sets: list[set[str]]) -> tuple[str, list[Citation]]:

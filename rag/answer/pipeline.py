@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from rag.answer.citations import attribute
+from rag.answer.citations import attribute, without_markers
 from rag.answer.gate import Vocabulary, gate
 from rag.answer.prompt import build_messages
 from rag.answer.refusal import decide
@@ -66,7 +66,8 @@ def answer(question: Question, hits: list[Hit], *, model: Callable[[], Model], i
 
     def finish(draft: str, first: float | None) -> Answer:
         text, citations = attribute(draft, used, question)
-        refused = decide(question, usable=usable, unknown=unknown, draft=draft, citations=citations)
+        refused = decide(question, usable=usable, unknown=unknown, draft=without_markers(draft),
+                         citations=citations)
         timings = {"retrieval": retrieval, "total": time.perf_counter() - started}
         if first:
             timings["first_token"] = first - started

@@ -200,6 +200,20 @@ def test_an_english_sentence_is_cited_by_the_row_that_holds_its_terms():
                      "Mistral 7B 预训练用了多少 token 的数据？")[1] == []
 
 
+def test_an_english_sentence_is_cited_by_the_passage_that_holds_its_own_numbers():
+    # The sentence echoes the question's words; its one claim of its own is 150, which the food table holds and
+    # the passage the model cited does not.
+    passages = [hit("MinerU supports DOCX document parsing now", 1),
+                hit("| Food | Calories per portion\nLeaves | Ash, Elm, Maple | 50\nBerries | Blueberry | 150", 2),
+                hit("Complex table", 3)]
+    question = "In the food table of the MinerU DOCX sample, how many calories per portion do berries have?"
+    text, cites = attribute("In the food table of the MinerU DOCX sample, berries have 150 calories per portion. [3]",
+                            passages, question)
+    assert [c.number for c in cites] == [2] and "150" in text
+    # A number no passage holds still cites nothing.
+    assert attribute("Berries have 180 calories per portion. [3]", passages, question)[1] == []
+
+
 def test_an_answer_that_only_echoes_the_question_is_replaced_by_the_passage_sentence_that_answers_it():
     passages = [
         hit("想让模型知道新东西，用 RAG。固定的报告格式、特定的客服语气，更适合用 LoRA 做轻量微调。", 1),

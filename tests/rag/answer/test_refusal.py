@@ -25,3 +25,17 @@ def test_after_the_model_wrote_its_own_refusal_keeps_its_words_and_an_uncited_dr
 def test_the_models_ways_of_declining_are_recognised_in_both_languages():
     assert declined("资料中没有相关信息。") and declined("The passages do not contain that.")
     assert not declined("温度越低，输出越确定 [1]。")
+
+
+def test_a_draft_stating_no_quantity_does_not_answer_how_many():
+    asked = Question.of("劳务派遣用工不得超过用工总量的具体比例是多少？")
+    off = decide(asked, usable=[HIT], unknown=[], draft="用工单位不得设立劳务派遣单位向本单位派遣劳动者。",
+                 citations=CITED)
+    assert off.text == "资料中没有相关信息。"
+    for draft in ("不得超过用工总量的 10%。", "试用期不得超过二个月。"):  # digits or Chinese numerals
+        assert decide(asked, usable=[HIT], unknown=[], draft=draft, citations=CITED) is None
+    assert decide(Question.of("How many stages are there?"), usable=[HIT], unknown=[], draft="There are three.",
+                  citations=CITED) is None
+    # "哪几个环节" asks which stages, not how many.
+    assert decide(Question.of("延迟主要花在哪几个环节上？"), usable=[HIT], unknown=[], draft="解码和重排序。",
+                  citations=CITED) is None
