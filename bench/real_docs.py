@@ -3,7 +3,7 @@
 The knowledge base is the files of ../shared/corpus listed in data/eval/real/FILES.txt (PDFs, Word, Excel, CSV,
 markdown by third parties). Each question is asked through `KnowledgeBase.ask` with the shipped defaults and
 the bundled models, and scored: retrieval rank, right answer, refused, cited, citations that hold the evidence,
-and numbers stated that no cited passage holds ("unsupported"). Kinds are reported apart: Chinese questions,
+and numbers or names stated that no cited passage holds ("unsupported"). Kinds are reported apart: Chinese questions,
 English questions over the Chinese text, table questions (the gold source is a sheet, a CSV, or a table), and
 out-of-KB questions.
 
@@ -11,7 +11,9 @@ The model's drafts and re-ranking scores are kept by their exact input in the wo
 after a change that leaves the prompt alone replays them and takes a minute; a changed prompt is answered
 afresh (`--fresh` ignores the cache).
 
-    python -m bench.real_docs [--set dev] [--no-write] [--fresh] [--quick]
+The same measures are taken on the CMRC2018 subset (`--set cmrc2018`, its first 40 questions; no out-of-KB ones).
+
+    python -m bench.real_docs [--set dev|test|cmrc2018] [--no-write] [--fresh] [--quick]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bench.common import DEFAULT_WORK, ROOT, SHARED, RunInfo, publish, require_o
 
 REAL = ROOT / "data" / "eval" / "real"
 TABLE_SUFFIXES = (".xlsx", ".csv")
+CMRC_QUESTIONS = 40  # of 300: each is a model call, about 15 s on two cores
 
 
 class Recorded:
@@ -98,7 +101,8 @@ def tables(path: Path) -> set[str]:
 
 
 def ask_all(kb, questions, model: Recorded, table_ids: set[str]) -> list[Row]:
-    from rag.answer.citations import invented_numbers
+    from rag.answer.citations import without_markers
+    from rag.answer.facts import invented_names, invented_numbers
     from rag.evaluate import answer_correct, holds_evidence
 
     rows = []
@@ -106,7 +110,9 @@ def ask_all(kb, questions, model: Recorded, table_ids: set[str]) -> list[Row]:
         hits = kb.search(q.question, 5)
         rank = next((i for i, h in enumerate(hits, 1) if holds_evidence(q, h.text, h.source)), None)
         answer = kb.ask(q.question)
-        unsupported = sorted(invented_numbers(answer.text, answer.citations, q.question)) if answer.citations else []
+        stated = without_markers(answer.text)
+        unsupported = sorted(invented_numbers(stated, answer.citations, q.question)
+                             | invented_names(stated, answer.citations, q.question)) if answer.citations else []
         rows.append(Row(q.id, kind_of(q), q.id in table_ids, rank, answer.refused,
                         q.answerable and not answer.refused and answer_correct(q, answer.text),
                         bool(answer.citations), [holds_evidence(q, c.text, c.source) for c in answer.citations],
@@ -138,13 +144,13 @@ def summary(rows: list[Row]) -> list[tuple[str, str]]:
         ("answerable questions refused", _share(answerable, lambda r: r.refused)),
         ("answers with a citation", _share(answered, lambda r: r.cited)),
         ("citations holding the evidence", f"{sum(precise)}/{len(precise)}"),
-        ("answers stating a number no cited passage holds", _share(answered, lambda r: bool(r.unsupported))),
+        ("answers stating a number or name no cited passage holds", _share(answered, lambda r: bool(r.unsupported))),
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", default="dev", help="which data/eval/real/SET.jsonl (default dev)")
+    parser.add_argument("--set", default="dev", help="which data/eval/real/SET.jsonl (default dev), or cmrc2018")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--fresh", action="store_true", help="ignore the cached drafts and scores")
     parser.add_argument("--quick", action="store_true", help="smoke run: the first 12 questions")
@@ -153,6 +159,7 @@ def main() -> None:
     require_offline_env()
     info = RunInfo()
 
+    from bench.cmrc2018 import prepare
     from bench.embcache import EmbeddingCache
     from bench.quality_kb import CachedEmbedder
     from rag import KnowledgeBase, Settings
@@ -160,10 +167,19 @@ def main() -> None:
 
     work = args.work / "real-docs"
     work.mkdir(parents=True, exist_ok=True)
-    listed = (REAL / "FILES.txt").read_text("utf-8").splitlines()
-    # Resolved, since chunk ids hash the path: from another checkout the same files must be the same chunks.
-    files = [(SHARED / "corpus" / line.strip()).resolve() for line in listed if line.strip() and line[0] != "#"]
-    questions = load_questions(REAL / f"{args.set}.jsonl")[:12 if args.quick else None]
+    if args.set == "cmrc2018":
+        docs, questions = prepare(SHARED / "benchmarks" / "cmrc2018", work / "cmrc2018")
+        files, questions, table_ids = [docs], questions[:CMRC_QUESTIONS], set()
+        about = (f"The CMRC2018 subset's 848 Wikipedia passages (../shared/benchmarks/cmrc2018), its first "
+                 f"{len(questions)} questions")
+    else:
+        listed = (REAL / "FILES.txt").read_text("utf-8").splitlines()
+        # Resolved, since chunk ids hash the path: from another checkout the same files must be the same chunks.
+        files = [(SHARED / "corpus" / line.strip()).resolve() for line in listed if line.strip() and line[0] != "#"]
+        questions, table_ids = load_questions(REAL / f"{args.set}.jsonl"), tables(REAL / f"{args.set}.jsonl")
+        about = (f"{len(files)} third-party Chinese files of ../shared/corpus (data/eval/real/FILES.txt), "
+                 f"{len(questions)} questions written blind (data/eval/real/{args.set}.jsonl)")
+    questions = questions[:12 if args.quick else None]
     base = Settings.load().replace(workers=1)
     real = KnowledgeBase(settings=base)
     cache = EmbeddingCache(args.work / "embeddings.sqlite", f"{base.embedding_model}|rag")
@@ -176,15 +192,13 @@ def main() -> None:
         failed = ", ".join(Path(p).name for p, _ in report.failed)
         print(f"{len(report.added)} files, {sum(d.chunks for d in kb.documents())} chunks"
               + (f"; failed: {failed}" if failed else ""), flush=True)
-        rows = ask_all(kb, questions, model, tables(REAL / f"{args.set}.jsonl"))
+        rows = ask_all(kb, questions, model, table_ids)
     cache.close()
     (work / f"{args.set}-answers.json").write_text(
         json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=1), encoding="utf-8")
     table = "\n".join(f"| {label} | {value} |" for label, value in summary(rows))
     markdown = (f"## 8. Answers on documents we did not write (`{args.set}` set)\n\n"
-                f"{info.markdown()}\n\n{len(files)} third-party Chinese files of ../shared/corpus "
-                f"(data/eval/real/FILES.txt), {len(questions)} questions written blind "
-                f"(data/eval/real/{args.set}.jsonl). Model calls: {model.generated} drafts generated, "
+                f"{info.markdown()}\n\n{about}. Model calls: {model.generated} drafts generated, "
                 f"{model.replayed} replayed from the cache.\n\n| | |\n|---|---|\n{table}\n")
     publish(f"real_docs_{args.set}", markdown, write=not (args.no_write or args.quick))
 
