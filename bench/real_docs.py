@@ -185,7 +185,7 @@ def main() -> None:
     cache = EmbeddingCache(args.work / "embeddings.sqlite", f"{base.embedding_model}|rag")
     embedder = CachedEmbedder(real.embedder, cache)
     model = Recorded(real.generator, work / "model-memo.json", args.fresh)
-    kb_dir = work / "kb"
+    kb_dir = work / f"kb-{args.set}"  # one per set, so that two sets can run at once
     shutil.rmtree(kb_dir, ignore_errors=True)
     with KnowledgeBase(kb_dir, base.replace(kb=str(kb_dir)), embedder=embedder, generator=model) as kb:
         report = kb.add(files)
