@@ -5,7 +5,9 @@ A table chunk is a header line and rows, cells joined by `CELL_SEPARATOR`. A que
 text cells and the column's header share with it. A small model finds the right row but often reads the
 neighbouring column. So when a sentence citing a table states a number that is one of the table's cells, and
 the question points at exactly one cell (best row words plus column words, both present), the sentence gets
-that cell's number: the answer is a lookup, and the citation shows the row.
+that cell's number: the answer is a lookup, and the citation shows the row. A PDF page has no cell separators,
+but a financial table on it has year columns ("2022E 2023E") and lines of a label and as many figures, and is
+read the same way (`text_tables`).
 
 The reverse holds too: a number read from a table row is that row's fact. When every row that holds a stated
 number is keyed by words neither the question nor the sentence names ("工商银行" for a question about 农业银行,
@@ -186,7 +188,9 @@ def keyed_rows(text: str) -> tuple[list[KeyedRow], set[float]]:
             alone = tuple((c,) for i, c in enumerate(row) if i in unique and c in cells)
             keyed.append(KeyedRow(alone + ((tuple(cells),) if cells else ()),
                                   frozenset(float(v) for c in row if (v := _value(c)))))
-        return keyed, set()
+        around = [line for line in text.split("\n") if CELL_SEPARATOR not in line]  # a title, a note
+        header = next(line for line in text.split("\n") if CELL_SEPARATOR in line)
+        return keyed, {float(n.replace(",", "")) for line in [header, *around] for n in _NUMBER.findall(line)}
     keyed, loose = [], set()
     for line in text.split("\n"):
         tokens = line.split()

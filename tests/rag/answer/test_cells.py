@@ -73,6 +73,7 @@ def test_a_number_borrowed_from_a_row_the_question_does_not_name_is_caught():
     assert not borrowed_row("伙食费每天能报销 50 元", asked.replace("通讯费", "伙食费"), [TABLE])
     assert not borrowed_row("2024 年的毛利率能达到 38.0%", "研报预计 2024 年的毛利率能达到多少？", [SIDE_BY_SIDE])
     # A number the passage also states in prose is not a table cell only; an English question cannot name 住宿费.
+    assert not borrowed_row("通讯费每天 50 元", "区域总经理的通讯费？", ["通讯费每天 50 元，实报实销。\n" + TABLE])
     in_prose = BANKS + "\n其中 330,435.30 万元已审批。"
     assert not borrowed_row("总额为 330,435.30 万元", "农业银行的授信总额？", [in_prose])
     assert not borrowed_row("The limit is 800 yuan.", "What is the hotel limit for 区域总经理 in tier-1 cities?",
