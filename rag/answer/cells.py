@@ -204,11 +204,12 @@ def keyed_rows(text: str) -> tuple[list[KeyedRow], set[float]]:
     return keyed, loose
 
 
-def borrowed_row(sentence: str, question: str, passages: list[str]) -> bool:
+def borrowed_row(sentence: str, question: str, passages: list[str], answer: str = "") -> bool:
     """Whether the sentence states a number that the passages hold only in table rows whose keys neither the
-    question nor the sentence names: another row's cell. A key counts as named when half of its bigrams are
-    said; a key in another script than the question's cannot be named by it ("hotel" for 住宿费) and counts."""
-    said = _grams(question + " " + sentence)
+    question nor the answer names: another row's cell. The whole `answer` counts, since a list names its row
+    once ("模型：DeepSeek-V3；…；参数量（B）：671"). A key counts as named when half of its bigrams are said; a
+    key in another script than the question's cannot be named by it ("hotel" for 住宿费) and counts."""
+    said = _grams(question + " " + sentence + " " + answer)
     chinese = asks_in_chinese(question)
     given = {float(n.replace(",", "")) for n in _NUMBER.findall(question)}
 

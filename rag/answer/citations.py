@@ -127,7 +127,7 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
                 content = looked_up
                 break
         if (unsupported_numbers(content, cited, asked) or invented_names(content, cited, asked)
-                or borrowed_row(content, asked, [p.text for p in cited])):
+                or borrowed_row(content, asked, [p.text for p in cited], text)):
             return None
         return content
 

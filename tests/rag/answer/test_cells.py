@@ -74,6 +74,8 @@ def test_a_number_borrowed_from_a_row_the_question_does_not_name_is_caught():
     assert not borrowed_row("2024 年的毛利率能达到 38.0%", "研报预计 2024 年的毛利率能达到多少？", [SIDE_BY_SIDE])
     # A number the passage also states in prose is not a table cell only; an English question cannot name 住宿费.
     assert not borrowed_row("通讯费每天 50 元", "区域总经理的通讯费？", ["通讯费每天 50 元，实报实销。\n" + TABLE])
+    # A list names its row once, in an earlier clause of the answer.
+    assert not borrowed_row("授信总额：330,435.30", "第一家银行的授信情况？", [BANKS], "机构：工商银行；授信总额：330,435.30")
     in_prose = BANKS + "\n其中 330,435.30 万元已审批。"
     assert not borrowed_row("总额为 330,435.30 万元", "农业银行的授信总额？", [in_prose])
     assert not borrowed_row("The limit is 800 yuan.", "What is the hotel limit for 区域总经理 in tier-1 cities?",
