@@ -63,17 +63,21 @@ def table_of(text: str) -> tuple[list[str], list[list[str]]] | None:
 def pointed_cell(question: str, text: str) -> str | None:
     """The number in the one cell the question names by its row and its column, if exactly one fits best."""
     table = table_of(text)
-    found = _pointed(_grams(question), *table) if table else None
-    return found[0] if found else None
+    asked = _grams(question)
+    found = [f for header, rows in ([table] if table else text_tables(text)) if (f := _pointed(asked, header, rows))]
+    return found[0][0] if found else None
 
 
 def _pointed(asked: set[str], header: list[str], rows: list[list[str]]) -> tuple[str, int] | None:
     """The number and the column of the cell the question's grams `asked` point at."""
     best, values, columns = 0, set(), set()
     for row in rows:
-        named = [_grams(c) & asked for c in row if c and _value(c) is None]
-        if not named or not all(named):
-            continue  # the question must name the whole row: "区域总经理…通讯费" does not name "区域总经理 | 住宿费"
+        texts = [c for c in row if c and _value(c) is None]
+        named = [_grams(c) & asked for c in texts]
+        # The question must name the whole row: "区域总经理…通讯费" does not name "区域总经理 | 住宿费", nor
+        # "部门总监" the row of "部门主管"; a short key by half of its bigrams, a longer cell by one.
+        if not named or not all(n and (len(c) > MAX_KEY or 2 * len(n) >= len(_grams(c))) for c, n in zip(texts, named)):
+            continue
         row_score = sum(len(n) for n in named)
         for column, cell in enumerate(row):
             value = _value(cell)

@@ -20,7 +20,7 @@ import math
 import re
 
 from ingest.chunking import split_sentences
-from rag.answer.cells import borrowed_row, look_up
+from rag.answer.cells import borrowed_row, look_up, pointed_cell
 from rag.answer.facts import invented_names, invented_numbers, unsupported_numbers
 from rag.answer.refusal import declined
 from rag.language import CJK_BLOCK, Question, quote_label
@@ -120,16 +120,23 @@ def attribute(answer: str, passages: list[Hit], question: Question | None = None
             kept = _held_by_terms(content, anchor_sets, cited, asked)
         return kept
 
-    def revise(content: str, kept: list[int]) -> str | None:
+    def revise(content: str, kept: list[int]) -> tuple[str, list[int]] | None:
         cited = [passages[n - 1] for n in kept] or passages  # uncited: the answer-level check below cites one
         for passage in cited:
             if (looked_up := look_up(content, asked, passage.text, text)) != content:
                 content = looked_up
                 break
+        else:
+            if kept and not any(pointed_cell(asked, p.text) for p in cited):
+                # The model cited a neighbouring chunk of the table; the cell the question points at is in another.
+                for n, passage in enumerate(passages, 1):
+                    if (looked_up := look_up(content, asked, passage.text, text)) != content:
+                        content, kept, cited = looked_up, [n], [passage]
+                        break
         if (unsupported_numbers(content, cited, asked) or invented_names(content, cited, asked)
                 or borrowed_row(content, asked, [p.text for p in cited], text)):
             return None
-        return content
+        return content, kept
 
     text, quotes = _per_sentence(text, len(passages), checked, revise)
     if not text:
@@ -182,8 +189,8 @@ def quote_answer(question: Question, passages: list[Hit]) -> tuple[str, list[Cit
 def _per_sentence(text: str, count: int, checked, revise=None) -> tuple[str, dict[int, list[str]]]:
     """Rewrite each sentence with the markers `checked(content, cited)` keeps (None: a bare marker run, dropped),
     and collect, per kept passage number, the sentences that cite it. `revise(content, kept)` may correct a
-    sentence (a table cell read from the wrong column) or reject it (None: it states a number its passages
-    do not hold), and then it is left out."""
+    sentence and its markers (a table cell read from the wrong column or the wrong chunk) or reject it (None:
+    it states a number its passages do not hold), and then it is left out."""
     sentences: list[tuple[str, list[int]]] = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
@@ -204,8 +211,10 @@ def _per_sentence(text: str, count: int, checked, revise=None) -> tuple[str, dic
             continue  # a small model can loop, writing one sentence again until max_tokens: show it once
         seen.add(key)
         kept = checked(content, list(dict.fromkeys(cited)))
-        if revise and (content := revise(content, kept or [])) is None:
-            continue
+        if revise:
+            if (revised := revise(content, kept or [])) is None:
+                continue
+            content, kept = revised
         out.append(_with_markers(content, kept or []))
         for n in kept or []:
             quotes.setdefault(n, []).append(content)

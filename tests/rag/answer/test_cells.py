@@ -75,7 +75,8 @@ def test_a_number_borrowed_from_a_row_the_question_does_not_name_is_caught():
     # A number the passage also states in prose is not a table cell only; an English question cannot name 住宿费.
     assert not borrowed_row("通讯费每天 50 元", "区域总经理的通讯费？", ["通讯费每天 50 元，实报实销。\n" + TABLE])
     # A list names its row once, in an earlier clause of the answer.
-    assert not borrowed_row("授信总额：330,435.30", "第一家银行的授信情况？", [BANKS], "机构：工商银行；授信总额：330,435.30")
+    listed = "机构：工商银行；授信总额：330,435.30"
+    assert not borrowed_row("授信总额：330,435.30", "第一家银行的授信情况？", [BANKS], listed)
     in_prose = BANKS + "\n其中 330,435.30 万元已审批。"
     assert not borrowed_row("总额为 330,435.30 万元", "农业银行的授信总额？", [in_prose])
     assert not borrowed_row("The limit is 800 yuan.", "What is the hotel limit for 区域总经理 in tier-1 cities?",
@@ -100,3 +101,17 @@ def test_a_pdf_table_with_year_columns_is_read_by_its_header():
     assert look_up("2023 年的营业收入是 5,752 百万元", asked, SIDE_BY_SIDE) == "2023 年的营业收入是 5,056 百万元"
     assert look_up("2023 年的营业收入是 5,056 百万元", asked, SIDE_BY_SIDE) == "2023 年的营业收入是 5,056 百万元"
     assert text_tables("目前 36 线单 GW 切割线耗约 50 万公里，较 38 线提升约 30%。") == []
+
+
+def test_a_cell_read_from_a_neighbouring_chunk_is_looked_up_in_the_chunk_that_holds_the_row():
+    header = "职务 | 报销类型 | 一线城市报销标准（元） | 二线城市报销标准（元） | 三线城市报销标准（元）\n"
+    first = Hit(text=header + "部门总监 | 住宿费 | 700 | 600 | 500\n部门主管 | 伙食费 | 50 | 40 | 30",
+                source="/kb/报销.xlsx", page=None, sheet="Sheet1", rows=(2, 3), heading=None, score=1.0, chunk_id=1)
+    second = Hit(text=header + "部门总监 | 伙食费 | 50 | 40 | 30\n部门总监 | 交通费 | 50 | 40 | 30",
+                 source="/kb/报销.xlsx", page=None, sheet="Sheet1", rows=(4, 5), heading=None, score=1.0, chunk_id=2)
+    question = Question.of("部门总监去二线城市出差，伙食费每天能报销多少？")
+    text, cites = citations.attribute("部门总监去二线城市出差，伙食费每天能报销 50 元 [1]。", [first, second], question)
+    assert text == "部门总监去二线城市出差，伙食费每天能报销 40 元 [2]。" and [c.number for c in cites] == [2]
+    # A sentence whose cited chunk holds the pointed cell is not moved: 40 is right there.
+    text, _ = citations.attribute("伙食费每天能报销 40 元 [2]。", [first, second], question)
+    assert text == "伙食费每天能报销 40 元 [2]。"
