@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.gate import MIN_NAME_COUNT  # jieba's guesses at names are not names (see there)
 from rag.language import IDEOGRAPH, LATIN_WORD, tagged_words, word_count
 from rag.types import Hit
 
@@ -80,8 +81,6 @@ def invented_numbers(answer: str, passages: list[Hit], question: str = "") -> se
 _TITLE = re.compile(r"《([^《》]{1,40})》")
 _SHAPED = re.compile(r"[A-Z].*[A-Z]|[a-z][A-Z]|[0-9_]")
 _PERSON = {"nr", "nrfg", "nrt"}
-# jieba tags an unknown run as a person now and then ("塞进"); a name its dictionary has seen this often is one.
-MIN_NAME_COUNT = 10
 
 
 def names_in(text: str) -> set[str]:
