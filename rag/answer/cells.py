@@ -185,8 +185,9 @@ def keyed_rows(text: str) -> tuple[list[KeyedRow], set[float]]:
         rows = table[1]
         keys = [[c for c in row if c and _value(c) is None and len(c) <= MAX_KEY] for row in rows]
         width = max(len(row) for row in rows)
+        # A chunk of one row (a models.csv line) has every column unique: any of its keys names it.
         unique = {i for i in range(width)
-                  if len(cells := [row[i] for row in rows if i < len(row) and row[i]]) == len(set(cells)) > 1}
+                  if len(cells := [row[i] for row in rows if i < len(row) and row[i]]) == len(set(cells))}
         keyed = []
         for row, cells in zip(rows, keys):
             alone = tuple((c,) for i, c in enumerate(row) if i in unique and c in cells)

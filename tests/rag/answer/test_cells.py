@@ -61,6 +61,8 @@ def test_the_rows_of_a_pdf_page_are_its_lines_of_a_label_and_numbers():
     assert rows[1].names == (("区域总经理", "住宿费"),)
     rows, _ = keyed_rows("Food | Examples | Calories\nLeaves | Ash | 50\nBerries | Blueberry | 150")
     assert rows[1].names == (("Berries",), ("Blueberry",), ("Berries", "Blueberry"))
+    rows, _ = keyed_rows("模型 | 发布方 | 参数量（B）\nMistral 7B | Mistral AI | 7.3")  # one row: any key names it
+    assert rows[0].names == (("Mistral 7B",), ("Mistral AI",), ("Mistral 7B", "Mistral AI"))
 
 
 def test_a_number_borrowed_from_a_row_the_question_does_not_name_is_caught():
