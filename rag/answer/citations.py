@@ -9,7 +9,10 @@ terms such as Q4_K_M) decide before overlap, which is fooled by passages that sh
 fact. A draft that only restates the question is replaced by the passage sentence that shares most with the
 question, quoted and cited. Across scripts (an English answer over Chinese passages) anchors or the model's own
 markers pick the passage, and only a number that no passage or the question holds makes the answer ungrounded.
-Each citation carries the passage sentence that best matches what cites it, as the quote to show.
+Each citation carries the passage sentence that best matches what cites it, as the quote to show. A sentence
+is dropped when it states a number or a name its passages do not hold (`rag.answer.facts`) or another table
+row's cell (`rag.answer.cells`); a cell read from the wrong column or chunk is replaced by the one the question
+points at.
 
 Measurements: BENCHMARKS.md §7, Citation checks.
 """
