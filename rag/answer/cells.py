@@ -7,7 +7,8 @@ neighbouring column. So when a sentence citing a table states a number that is o
 the question points at exactly one cell (best row words plus column words, both present), the sentence gets
 that cell's number: the answer is a lookup, and the citation shows the row. A PDF page has no cell separators,
 but a financial table on it has year columns ("2022E 2023E") and lines of a label and as many figures, and is
-read the same way (`text_tables`).
+read the same way (`text_tables`), and so is a list of figures after a span of years in prose ("2022-2024 年归母
+净利润 4.7、7.2、9.3 亿元", `year_lists`).
 
 The reverse holds too: a number read from a table row is that row's fact. When every row that holds a stated
 number is keyed by words neither the question nor the sentence names ("工商银行" for a question about 农业银行,
@@ -64,7 +65,8 @@ def pointed_cell(question: str, text: str) -> str | None:
     """The number in the one cell the question names by its row and its column, if exactly one fits best."""
     table = table_of(text)
     asked = _grams(question)
-    found = [f for header, rows in ([table] if table else text_tables(text)) if (f := _pointed(asked, header, rows))]
+    found = [f for header, rows in ([table] if table else text_tables(text) + year_lists(text))
+             if (f := _pointed(asked, header, rows))]
     return found[0][0] if found else None
 
 
@@ -97,7 +99,7 @@ def look_up(sentence: str, question: str, passage: str, answer: str = "") -> str
     when the whole `answer` names a row the question does not: it is about that row on purpose ("Q8_0 是…")."""
     table = table_of(passage)
     asked = _grams(question)
-    for header, rows in [table] if table else text_tables(passage):
+    for header, rows in [table] if table else text_tables(passage) + year_lists(passage):
         if (pointed := _pointed(asked, header, rows)) is not None:
             return _replaced(sentence, question, answer, asked, header, rows, *pointed)
     return sentence
@@ -141,6 +143,23 @@ def text_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
             if at < len(width) and figures and len(figures) == width[at]:
                 tables[len(tables) - len(width) + at][1].append([label, *(f.rstrip("%") for f in figures)])
     return [t for t in tables if t[1]]
+
+
+_YEARS = re.compile(r"((?:19|20)[0-9]{2})\s*[-–~至到]\s*((?:19|20)[0-9]{2})\s*年?([^。；;\n]*)")
+_LISTED = re.compile(r"([^0-9、，,。；;]*?)\s*([0-9]+(?:\.[0-9]+)?(?:\s*[、/]\s*[0-9]+(?:\.[0-9]+)?)+)")
+
+
+def year_lists(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Tables that prose writes as lists after a span of years: "预计公司 2022-2024 年归母净利润 4.7、7.2、9.3
+    亿元，对应 PE 30、20、15 倍" is a header of three years and two rows, a label and one figure a year."""
+    tables = []
+    for first, last, rest in _YEARS.findall(text):
+        years = [str(y) for y in range(int(first), int(last) + 1)]
+        rows = [[label.strip(), *values] for label, listed in _LISTED.findall(rest)
+                if len(values := re.split(r"\s*[、/]\s*", listed)) == len(years) > 1]
+        if rows:
+            tables.append((["", *years], rows))
+    return tables
 
 
 def _segments(tokens: list[str], is_value) -> list[tuple[str, list[str]]]:

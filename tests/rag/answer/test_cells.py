@@ -1,5 +1,5 @@
 from rag.answer import citations
-from rag.answer.cells import KeyedRow, borrowed_row, keyed_rows, look_up, pointed_cell, text_tables
+from rag.answer.cells import KeyedRow, borrowed_row, keyed_rows, look_up, pointed_cell, text_tables, year_lists
 from rag.language import Question
 from rag.types import Hit
 
@@ -117,3 +117,12 @@ def test_a_cell_read_from_a_neighbouring_chunk_is_looked_up_in_the_chunk_that_ho
     # A sentence whose cited chunk holds the pointed cell is not moved: 40 is right there.
     text, _ = citations.attribute("伙食费每天能报销 40 元 [2]。", [first, second], question)
     assert text == "伙食费每天能报销 40 元 [2]。"
+
+
+def test_figures_listed_after_a_span_of_years_are_a_table():
+    prose = "盈利预测：预计公司 2022-2024 年归母净利润 4.7、7.2、9.3 亿元，对应 PE 30、20、15 倍，维持评级。"
+    assert year_lists(prose) == [(["", "2022", "2023", "2024"], [["归母净利润", "4.7", "7.2", "9.3"],
+                                                                 ["对应 PE", "30", "20", "15"]])]
+    asked = "德邦预测高测股份 2023 年的净利润是多少？"
+    assert look_up("2023 年的净利润是 9.3 亿元", asked, prose) == "2023 年的净利润是 7.2 亿元"
+    assert year_lists("2021 年到 2023 年，公司营收增长 30%。") == []  # no list of one figure a year
