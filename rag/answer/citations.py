@@ -24,7 +24,7 @@ import re
 
 from ingest.chunking import split_sentences
 from rag.answer.cells import borrowed_row, look_up, pointed_cell
-from rag.answer.facts import invented_names, invented_numbers, unsupported_numbers
+from rag.answer.facts import invented_names, invented_numbers, numbers_in, unsupported_numbers
 from rag.answer.refusal import declined
 from rag.language import CJK_BLOCK, Question, quote_label
 from rag.types import Citation, Hit
@@ -311,6 +311,10 @@ def _citation(number: int, hit: Hit, citing: list[str]) -> Citation:
 
 
 def best_quote(claim: str, passage: str) -> str:
-    """The passage sentence that shares most with the claim."""
+    """The passage sentence that holds most of the claim's numbers and, among those, shares most with it: the
+    quote shows the figure an answer states ("…2022-2024 年归母净利润 4.7、7.2、9.3 亿元"), not a short line
+    that only repeats the company's name."""
+    stated = numbers_in(claim)
     sentences = [passage[s:e].strip() for s, e in split_sentences(passage) if passage[s:e].strip()]
-    return max(sentences, key=lambda s: support(s, claim) * min(1.0, len(s) / 8), default="")
+    return max(sentences, key=lambda s: (len(stated & numbers_in(s)), support(s, claim) * min(1.0, len(s) / 8)),
+               default="")

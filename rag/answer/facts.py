@@ -34,7 +34,8 @@ def _canonical(number: str) -> str:
     return number.lstrip("0") or "0"
 
 
-def _numbers_in(text: str) -> set[str]:
+def numbers_in(text: str) -> set[str]:
+    """The numbers a text states, one spelling per value."""
     return {_canonical(n) for n in _NUMBER.findall(_THOUSANDS.sub("", text))}
 
 
@@ -71,8 +72,8 @@ def unsupported_numbers(sentence: str, passages: list[Hit], question: str = "") 
 def invented_numbers(answer: str, passages: list[Hit], question: str = "") -> set[str]:
     """Numbers the answer states that neither a passage nor the question contains. Across scripts this is the
     one check of substance there is: "around 100 epochs" over Chinese passages that give no epoch count."""
-    stated = _numbers_in(answer)
-    return stated - _numbers_in(question) - set().union(*(_numbers_in(p.text) for p in passages))
+    stated = numbers_in(answer)
+    return stated - numbers_in(question) - set().union(*(numbers_in(p.text) for p in passages))
 
 
 # A title in book-title marks, and Latin terms that are names by their shape: an acronym, CamelCase, a digit or

@@ -262,3 +262,9 @@ def test_an_uncited_answer_is_cited_only_to_a_passage_that_holds_its_numbers():
     text, cites = attribute("林奇综合征基因检测住宿 800 元", FEES)
     assert [c.number for c in cites] in ([2], [])
     assert all("800" in c.text for c in cites)
+
+
+def test_the_quote_is_the_sentence_holding_the_stated_figure():
+    passage = ("高测股份 沪深300\n"
+               "盈利预测与投资建议：预计公司 2022-2024 年归母净利润 4.7、7.2、9.3 亿元，对应 PE 30、20、15 倍。")
+    assert best_quote("高测股份 2023 年的净利润是 7.2 亿元", passage).startswith("盈利预测与投资建议")
