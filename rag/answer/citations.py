@@ -313,8 +313,8 @@ def _citation(number: int, hit: Hit, citing: list[str]) -> Citation:
 def best_quote(claim: str, passage: str) -> str:
     """The passage sentence that holds most of the claim's numbers and, among those, shares most with it: the
     quote shows the figure an answer states ("…2022-2024 年归母净利润 4.7、7.2、9.3 亿元"), not a short line
-    that only repeats the company's name."""
-    stated = numbers_in(claim)
+    that only repeats the company's name. A single digit is no figure to look for: "2" of "alert(2)" or "第 2 步"."""
+    stated = {n for n in numbers_in(claim) if len(n) > 1}
     sentences = [passage[s:e].strip() for s, e in split_sentences(passage) if passage[s:e].strip()]
     return max(sentences, key=lambda s: (len(stated & numbers_in(s)), support(s, claim) * min(1.0, len(s) / 8)),
                default="")
