@@ -61,12 +61,22 @@ def table_of(text: str) -> tuple[list[str], list[list[str]]] | None:
     return (header, rows) if sum(1 for c in header if c) >= 2 and rows else None
 
 
+def tables_in(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """The tables a passage holds as (header, rows): a table chunk, or else a PDF page's year tables and prose
+    year lists."""
+    table = table_of(text)
+    return [table] if table else text_tables(text) + year_lists(text)
+
+
+def _half_named(grams: set[str], said: set[str]) -> bool:
+    """A key is named when half of its bigrams are said: "部门总监" does not name "部门主管"."""
+    return 2 * len(grams & said) >= len(grams)
+
+
 def pointed_cell(question: str, text: str) -> str | None:
     """The number in the one cell the question names by its row and its column, if exactly one fits best."""
-    table = table_of(text)
     asked = _grams(question)
-    found = [f for header, rows in ([table] if table else text_tables(text) + year_lists(text))
-             if (f := _pointed(asked, header, rows))]
+    found = [f for header, rows in tables_in(text) if (f := _pointed(asked, header, rows))]
     return found[0][0] if found else None
 
 
@@ -78,7 +88,8 @@ def _pointed(asked: set[str], header: list[str], rows: list[list[str]]) -> tuple
         named = [_grams(c) & asked for c in texts]
         # The question must name the whole row: "区域总经理…通讯费" does not name "区域总经理 | 住宿费", nor
         # "部门总监" the row of "部门主管"; a short key by half of its bigrams, a longer cell by one.
-        if not named or not all(n and (len(c) > MAX_KEY or 2 * len(n) >= len(_grams(c))) for c, n in zip(texts, named)):
+        if not named or not all(n and (len(c) > MAX_KEY or _half_named(_grams(c), asked))
+                                for c, n in zip(texts, named)):
             continue
         row_score = sum(len(n) for n in named)
         for column, cell in enumerate(row):
@@ -97,9 +108,8 @@ def _pointed(asked: set[str], header: list[str], rows: list[list[str]]) -> tuple
 def look_up(sentence: str, question: str, passage: str, answer: str = "") -> str:
     """The sentence with a number read from the wrong cell of `passage` replaced by the pointed-at cell's. Not
     when the whole `answer` names a row the question does not: it is about that row on purpose ("Q8_0 是…")."""
-    table = table_of(passage)
     asked = _grams(question)
-    for header, rows in [table] if table else text_tables(passage) + year_lists(passage):
+    for header, rows in tables_in(passage):
         if (pointed := _pointed(asked, header, rows)) is not None:
             return _replaced(sentence, question, answer, asked, header, rows, *pointed)
     return sentence
@@ -199,6 +209,7 @@ class KeyedRow:
 
 def keyed_rows(text: str) -> tuple[list[KeyedRow], set[float]]:
     """The rows of the tables in a passage, and the numbers the passage states outside them (prose, headers)."""
+    lines = text.split("\n")
     table = table_of(text)
     if table:
         rows = table[1]
@@ -212,16 +223,16 @@ def keyed_rows(text: str) -> tuple[list[KeyedRow], set[float]]:
             alone = tuple((c,) for i, c in enumerate(row) if i in unique and c in cells)
             keyed.append(KeyedRow(alone + ((tuple(cells),) if cells else ()),
                                   frozenset(float(v) for c in row if (v := _value(c)))))
-        around = [line for line in text.split("\n") if CELL_SEPARATOR not in line]  # a title, a note
-        header = next(line for line in text.split("\n") if CELL_SEPARATOR in line)
-        return keyed, {float(n.replace(",", "")) for line in [header, *around] for n in _NUMBER.findall(line)}
+        around = [line for line in lines if CELL_SEPARATOR not in line]  # a title, a note
+        header = next(line for line in lines if CELL_SEPARATOR in line)
+        return keyed, {_amount(n) for line in [header, *around] for n in _NUMBER.findall(line)}
     keyed, loose = [], set()
-    for line in text.split("\n"):
+    for line in lines:
         tokens = line.split()
         amounts = [_amount(t) for t in tokens]
         count = sum(a is not None for a in amounts)
         if count < 2 or count < len(tokens) - count:
-            loose.update(float(n.replace(",", "")) for n in _NUMBER.findall(line))
+            loose.update(_amount(n) for n in _NUMBER.findall(line))
             continue
         for label, figures in _segments(tokens, lambda t: _amount(t) is not None):
             keyed.append(KeyedRow(((label,),) if label else (), frozenset(map(_amount, figures))))
@@ -235,14 +246,14 @@ def borrowed_row(sentence: str, question: str, passages: list[str], answer: str 
     key in another script than the question's cannot be named by it ("hotel" for 住宿费) and counts."""
     said = _grams(question + " " + sentence + " " + answer)
     chinese = asks_in_chinese(question)
-    given = {float(n.replace(",", "")) for n in _NUMBER.findall(question)}
+    given = {_amount(n) for n in _NUMBER.findall(question)}
 
     def named(key: str) -> bool:
         grams = _grams(key)
-        return not grams or bool(IDEOGRAPH.search(key)) != chinese or 2 * len(grams & said) >= len(grams)
+        return not grams or bool(IDEOGRAPH.search(key)) != chinese or _half_named(grams, said)
 
     parsed = [keyed_rows(p) for p in passages]
-    for number in {float(n.replace(",", "")) for n in _NUMBER.findall(sentence)} - given:
+    for number in {_amount(n) for n in _NUMBER.findall(sentence)} - given:
         if any(number in loose for _, loose in parsed):
             continue
         holders = [row for rows, _ in parsed for row in rows if number in row.values]

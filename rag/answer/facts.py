@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.gate import MIN_NAME_COUNT  # jieba's guesses at names are not names (see there)
+from rag.answer.gate import MIN_NAME_COUNT, NAME_SHAPE  # one rule for what a name is (see there)
 from rag.language import IDEOGRAPH, LATIN_WORD, tagged_words, word_count
 from rag.types import Hit
 
@@ -76,18 +76,17 @@ def invented_numbers(answer: str, passages: list[Hit], question: str = "") -> se
     return stated - numbers_in(question) - set().union(*(numbers_in(p.text) for p in passages))
 
 
-# A title in book-title marks, and Latin terms that are names by their shape: an acronym, CamelCase, a digit or
-# an underscore inside ("GPT-4", "MinerU", "Q4_K_M"). An ordinary capitalised English word may be a
-# translation of the Chinese passage's wording ("Ministry of Natural Resources") and is not checked.
+# A title in book-title marks, and Latin terms that are names by the gate's shape or an underscore inside
+# ("GPT-4", "MinerU", "top_p"). An ordinary capitalised English word may be a translation of the Chinese
+# passage's wording ("Ministry of Natural Resources") and is not checked.
 _TITLE = re.compile(r"《([^《》]{1,40})》")
-_SHAPED = re.compile(r"[A-Z].*[A-Z]|[a-z][A-Z]|[0-9_]")
 _PERSON = {"nr", "nrfg", "nrt"}
 
 
 def names_in(text: str) -> set[str]:
     """The titles, shaped Latin terms and dictionary-known person names a text states."""
     found = set(_TITLE.findall(text))
-    found |= {m.group(0) for m in LATIN_WORD.finditer(text) if _SHAPED.search(m.group(0))}
+    found |= {w for m in LATIN_WORD.finditer(text) if NAME_SHAPE.search(w := m.group(0)) or "_" in w}
     if IDEOGRAPH.search(text):
         found |= {w for w, flag in tagged_words(text) if flag in _PERSON and len(w) >= 2
                   and IDEOGRAPH.search(w) and word_count(w) >= MIN_NAME_COUNT}

@@ -21,7 +21,8 @@ from typing import Protocol
 from rag.language import IDEOGRAPH, LATIN_WORD, Question, query_tokens, tagged_words, word_count
 from rag.types import Hit
 
-_ACRONYM = re.compile(r"[A-Z].*[A-Z]|[a-z][A-Z]|[0-9]")
+# A Latin word shaped like a name: an acronym, CamelCase or a digit inside ("DPO", "MinerU", "GPT-4").
+NAME_SHAPE = re.compile(r"[A-Z].*[A-Z]|[a-z][A-Z]|[0-9]")
 _COMPOUND = re.compile(r"[-_.]")
 _PROPER_NOUN = {"nr", "ns", "nt", "nz"}
 QUESTION_WORDS = frozenset("多长 多久 多大 多高 多远 多宽 多深 多重 多快 多厚 多粗 多少 多么 几个 几种 几次 几年".split())
@@ -75,7 +76,7 @@ def names_in(question: Question) -> list[str]:
         # In an English question only acronyms, CamelCase and digit-bearing terms are names ("DPO", "GPT-4");
         # ordinary English words need not occur in documents written in Chinese.
         return list(dict.fromkeys(m.group(0) for m in LATIN_WORD.finditer(question.text)
-                                  if _ACRONYM.search(m.group(0))))
+                                  if NAME_SHAPE.search(m.group(0))))
     names = [m.group(0) for m in LATIN_WORD.finditer(question.text)]
     names += [word for word, flag in tagged_words(question.text) if flag in _PROPER_NOUN and len(word) >= 2
               and IDEOGRAPH.search(word) and word_count(word) >= MIN_NAME_COUNT]
